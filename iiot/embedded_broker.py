@@ -86,7 +86,9 @@ class EmbeddedBroker:
         self._loop = loop
         asyncio.set_event_loop(loop)
         config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 0}},
+            "listeners": {
+                "default": {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 0}
+            },
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
         for noisy in ("amqtt", "transitions"):
