@@ -1,0 +1,1 @@
+"""Generated protobuf code for sparkplug_b."""
