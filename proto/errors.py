@@ -2,6 +2,7 @@
 
     ContractError                 anything the contract refuses
     ├── DecodeError               bytes that are not a valid message (malformed or semantically wrong)
+    │   └── UnknownAliasError     a Sparkplug DATA metric whose alias no birth defined: ask for a rebirth
     ├── EncodeError               a value that cannot be put on the wire
     ├── TopicError                a topic or topic id that does not fit the namespace
     └── GenerationError           protoc failed while regenerating the Python code
@@ -21,6 +22,10 @@ class ContractError(Exception):
 
 class DecodeError(ContractError):
     """Bytes that do not decode to a valid message of the expected type."""
+
+
+class UnknownAliasError(DecodeError):
+    """A Sparkplug metric refers to an alias (or name) that no birth message defined."""
 
 
 class EncodeError(ContractError):
