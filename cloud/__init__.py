@@ -1,1 +1,1 @@
-"""cloud package."""
+"""Cloud side: bridge, stream processing, storage and alerts."""

@@ -1,0 +1,1 @@
+"""Storage of telemetry, aggregates, predictions, detections and alerts (InfluxDB or SQLite)."""
