@@ -11,10 +11,10 @@ from enum import StrEnum
 from typing import Final
 
 from proto.errors import TopicError
+from proto.topics import check_id
 
 NAMESPACE: Final = "spBv1.0"
 STATE: Final = "STATE"
-_FORBIDDEN: Final = frozenset("+#/")
 
 
 class MessageType(StrEnum):
@@ -79,15 +79,6 @@ class StateTopic:
 
     def __str__(self) -> str:
         return state_topic(self.host_id)
-
-
-def check_id(value: str, what: str = "id") -> str:
-    """Return value if it can be one topic level: non-empty, no '+', '#' or '/'."""
-    if not isinstance(value, str) or not value:
-        raise TopicError(f"{what} must be a non-empty string, got {value!r}")
-    if _FORBIDDEN.intersection(value):
-        raise TopicError(f"{what} {value!r} must not contain '+', '#' or '/'")
-    return value
 
 
 def build_topic(
