@@ -128,42 +128,40 @@ class ProbabilityThresholds:
 
 @dataclass(frozen=True, slots=True)
 class PredictionRule:
-    """Fault probability thresholds with hysteresis, per machine and fault kind."""
+    """Fault probability thresholds with hysteresis, per machine (thresholds overridable per machine)."""
 
     default: ProbabilityThresholds = field(default_factory=ProbabilityThresholds)
-    by_fault: Mapping[str, ProbabilityThresholds] = field(default_factory=dict)
-
-    @staticmethod
-    def kind(fault: str) -> str:
-        """Alert kind of a fault prediction."""
-        return f"fault.{fault}"
+    by_machine: Mapping[str, ProbabilityThresholds] = field(default_factory=dict)
+    kind: str = "prediction"
 
     def evaluate(
         self, state: HysteresisState, prediction: PredictionPoint
     ) -> tuple[HysteresisState, tuple[Condition, ...]]:
         """One prediction in; conditions out."""
-        limits = self.by_fault.get(prediction.fault, self.default)
+        limits = self.by_machine.get(prediction.machine_id, self.default)
         p = prediction.probability
         severity = limits.severity(p)
         machine = Hysteresis(limits.min_duration_ms, limits.clear_duration_ms)
         new, transition = machine.step(
             state, prediction.ts_ms, entering=p >= limits.enter, holding=p >= limits.exit, severity=severity
         )
-        message = (
-            f"{prediction.fault} probability {p:.2f} on {prediction.machine_id}"
-            if transition != "clear"
-            else f"{prediction.fault} probability back to {p:.2f} on {prediction.machine_id}"
-        )
+        what = prediction.fault_type or "fault"
+        if transition == "clear":
+            message = f"fault probability back to {p:.2f} on {prediction.machine_id}"
+        else:
+            message = f"{what} predicted on {prediction.machine_id}: probability {p:.2f}"
         evidence: tuple[tuple[str, float | str], ...] = (
             ("probability", p),
             ("enter", limits.enter),
             ("exit", limits.exit),
+            ("fault_type", prediction.fault_type),
             ("model", prediction.model),
             ("model_version", prediction.model_version),
         )
+        if prediction.rul_s is not None:
+            evidence += (("rul_s", prediction.rul_s),)
         source = machine_source(prediction.machine_id)
-        kind = self.kind(prediction.fault)
-        return new, _conditions(transition, source, kind, severity, prediction.ts_ms, message, evidence)
+        return new, _conditions(transition, source, self.kind, severity, prediction.ts_ms, message, evidence)
 
 
 # ------------------------------------------------------------------------- sensor range

@@ -69,7 +69,7 @@ class KeyState:
     """All processing state of one partition key; ``position`` is kept by adapters (input offset)."""
 
     aggregator: AggregatorState = field(default_factory=AggregatorState)
-    predictions: Mapping[tuple[str, str], HysteresisState] = field(default_factory=dict)
+    predictions: Mapping[str, HysteresisState] = field(default_factory=dict)
     ranges: Mapping[tuple[str, str], HysteresisState] = field(default_factory=dict)
     defects: Mapping[tuple[str, str], DefectRateState] = field(default_factory=dict)
     nodes: Mapping[tuple[str, str], NodeHealthState] = field(default_factory=dict)
@@ -126,7 +126,7 @@ class Processor:
                 rkey = (event.machine_id, event.metric)
                 ranges[rkey], conditions = cfg.ranges.evaluate(ranges.get(rkey, HysteresisState()), event)
             elif isinstance(event, PredictionPoint):
-                pkey = (event.machine_id, event.fault)
+                pkey = event.machine_id
                 predictions[pkey], conditions = cfg.predictions.evaluate(
                     predictions.get(pkey, HysteresisState()), event
                 )

@@ -77,16 +77,18 @@ class TelemetryPoint:
 
 @dataclass(frozen=True, slots=True)
 class PredictionPoint:
-    """A fault predictor's probability for one machine and fault kind at an event time."""
+    """The fault predictor's probability of any fault on one machine, at the window's last sample time."""
 
     machine_id: str
-    fault: str
     ts_ms: int
     probability: float
+    fault_type: str = ""
+    rul_s: float | None = None
     model: str = ""
     model_version: str = ""
     edge_node: str = ""
     group: str = ""
+    line_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from cloud.processing.records import (
     Tick,
 )
 
-SRC, KIND = "machine/m1", "fault.bearing"
+SRC, KIND = "machine/m1", "prediction"
 W, C = Severity.WARNING, Severity.CRITICAL
 
 

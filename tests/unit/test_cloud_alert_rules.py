@@ -100,7 +100,7 @@ def _run_predictions(rule: PredictionRule, probabilities: list[tuple[int, float]
     state = HysteresisState()
     out: list[Condition] = []
     for ts, p in probabilities:
-        state, conditions = rule.evaluate(state, PredictionPoint("m1", "bearing", ts, p, model_version="3"))
+        state, conditions = rule.evaluate(state, PredictionPoint("m1", ts, p, "bearing", model_version="3"))
         out.extend(conditions)
     return _summary(out)
 
@@ -112,7 +112,7 @@ def _run_predictions(rule: PredictionRule, probabilities: list[tuple[int, float]
         (
             ProbabilityThresholds(0.8, 0.6),
             [(0, 0.5), (1, 0.85), (2, 0.7), (3, 0.81), (4, 0.65), (5, 0.59), (6, 0.7)],
-            ["raise:fault.bearing:warning@1", "clear:fault.bearing@5"],
+            ["raise:prediction:warning@1", "clear:prediction@5"],
         ),
         # never reaching enter never raises
         (ProbabilityThresholds(0.8, 0.6), [(0, 0.79), (1, 0.7), (2, 0.79)], []),
@@ -120,19 +120,19 @@ def _run_predictions(rule: PredictionRule, probabilities: list[tuple[int, float]
         (
             ProbabilityThresholds(0.8, 0.6, min_duration_ms=1_000),
             [(0, 0.9), (500, 0.5), (1_000, 0.9), (1_500, 0.9), (2_000, 0.9)],
-            ["raise:fault.bearing:warning@2000"],
+            ["raise:prediction:warning@2000"],
         ),
         # severity band escalation
         (
             ProbabilityThresholds(0.8, 0.6),
             [(0, 0.82), (1, 0.97), (2, 0.3)],
-            ["raise:fault.bearing:warning@0", "raise:fault.bearing:critical@1", "clear:fault.bearing@2"],
+            ["raise:prediction:warning@0", "raise:prediction:critical@1", "clear:prediction@2"],
         ),
         # a new episode after clearing
         (
             ProbabilityThresholds(0.8, 0.6),
             [(0, 0.9), (1, 0.1), (2, 0.9)],
-            ["raise:fault.bearing:warning@0", "clear:fault.bearing@1", "raise:fault.bearing:warning@2"],
+            ["raise:prediction:warning@0", "clear:prediction@1", "raise:prediction:warning@2"],
         ),
     ],
 )
@@ -142,16 +142,17 @@ def test_prediction_rule(
     assert _run_predictions(PredictionRule(default=thresholds), series) == expected
 
 
-def test_prediction_rule_per_fault_override_and_evidence() -> None:
-    rule = PredictionRule(by_fault={"bearing": ProbabilityThresholds(0.5, 0.4)})
+def test_prediction_rule_per_machine_override_and_evidence() -> None:
+    rule = PredictionRule(by_machine={"m1": ProbabilityThresholds(0.5, 0.4)})
     _, (raised,) = rule.evaluate(
-        HysteresisState(), PredictionPoint("m1", "bearing", 7, 0.55, model_version="3")
+        HysteresisState(), PredictionPoint("m1", 7, 0.55, "bearing", model_version="3")
     )
     assert isinstance(raised, ConditionRaised)
     assert raised.source == "machine/m1"
     assert dict(raised.evidence)["probability"] == 0.55
     assert dict(raised.evidence)["model_version"] == "3"
-    _, nothing = rule.evaluate(HysteresisState(), PredictionPoint("m1", "imbalance", 7, 0.55))
+    assert dict(raised.evidence)["fault_type"] == "bearing"
+    _, nothing = rule.evaluate(HysteresisState(), PredictionPoint("m2", 7, 0.55, "imbalance"))
     assert nothing == ()
 
 

@@ -40,7 +40,7 @@ CONFIG = ProcessingConfig(
     ("event", "key"),
     [
         (TelemetryPoint("m1", "temperature", 0, 1.0), "m1"),
-        (PredictionPoint("m2", "bearing", 0, 0.1), "m2"),
+        (PredictionPoint("m2", 0, 0.1, "bearing"), "m2"),
         (Inspection("L1", "cam1", 0, machine_id="m3"), "m3"),
         (Inspection("L1", "cam1", 0), "camera/L1/cam1"),
         (NodeEvent("plant", "edge1", 0, "birth"), "node/plant/edge1"),
@@ -64,7 +64,7 @@ def scenario(seed: int = 3) -> list[TelemetryPoint | PredictionPoint | Inspectio
             events.append(TelemetryPoint(machine, "vibration", ts, 2.0 + rng.random()))
             if step % 4 == 0:
                 p = min(1.0, max(0.0, drift * step / 60 + rng.gauss(0, 0.05)))
-                events.append(PredictionPoint(machine, "bearing", ts, p))
+                events.append(PredictionPoint(machine, ts, p, "bearing"))
         bad = 60 <= step < 90 and step % 2 == 0
         boxes = (DetectionBox("scratch", 0.9),) if bad else (DetectionBox("part", 0.99),)
         events.append(Inspection("L1", "cam1", ts, boxes, machine_id="m1"))
@@ -86,7 +86,7 @@ def test_scenario_raises_the_expected_alerts() -> None:
     result = run_batched(scenario(), 1_000)
     kinds = {(a.source, a.kind) for a in result.alerts}
     assert ("machine/m1", "range.temperature") in kinds
-    assert ("machine/m1", "fault.bearing") in kinds
+    assert ("machine/m1", "prediction") in kinds
     assert ("camera/L1/cam1", "defect_rate") in kinds
     assert ("node/plant/edge1", "node.offline") in kinds
     assert ("machine/m2", "range.temperature") not in kinds
@@ -112,7 +112,7 @@ def test_same_alerts_and_aggregates_whatever_the_batching(batch: int) -> None:
 
 def test_operator_action_through_the_processor_and_rejection() -> None:
     host = KeyedProcessor(Processor(CONFIG))
-    raised = host.process([PredictionPoint("m1", "bearing", 1_000, 0.9)]).alerts[0]
+    raised = host.process([PredictionPoint("m1", 1_000, 0.9, "bearing")]).alerts[0]
     found = host.find_alert(raised.alert_id)
     assert found is not None
     assert found.key == "m1"
@@ -126,11 +126,11 @@ def test_operator_action_through_the_processor_and_rejection() -> None:
 
 def test_shelve_expires_with_event_time_of_the_key() -> None:
     host = KeyedProcessor(Processor(CONFIG))
-    raised = host.process([PredictionPoint("m1", "bearing", 1_000, 0.9)]).alerts[0]
+    raised = host.process([PredictionPoint("m1", 1_000, 0.9, "bearing")]).alerts[0]
     host.act("m1", OperatorAction(raised.alert_id, ActionKind.SHELVE, "ana", 1_500, until_ms=10_000))
-    quiet = host.process([PredictionPoint("m1", "bearing", 9_000, 0.9)])
+    quiet = host.process([PredictionPoint("m1", 9_000, 0.9, "bearing")])
     assert quiet.alerts == ()
-    back = host.process([PredictionPoint("m1", "bearing", 10_500, 0.9)])
+    back = host.process([PredictionPoint("m1", 10_500, 0.9, "bearing")])
     assert [a.state for a in back.alerts] == [AlertState.ACTIVE]
 
 
