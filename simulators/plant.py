@@ -400,6 +400,7 @@ def generate_plant(
     name: str | None = None,
     hazard_per_day: float = 0.05,
     mean_life_h: float = 24.0,
+    vibration_period_s: float = 30.0,
 ) -> PlantSpec:
     """A plant of ``n_machines`` random machines (``shifted``: other sizes, noise and load profiles)."""
     if n_machines < 1:
@@ -417,8 +418,26 @@ def generate_plant(
         for j in range(0, len(lines), lines_per_site)
     ]
     data = {
+        "simulation": {"block_s": 10.0, "vibration_period_s": vibration_period_s},
         "name": name or f"generated-{n_machines}-seed{seed}{'-shifted' if shifted else ''}",
         "faults": {"hazard_per_day": hazard_per_day, "mean_life_h": mean_life_h, "repair_h": 4.0},
         "sites": sites,
     }
     return parse_plant(data, f"generate_plant({n_machines}, seed={seed})")
+
+
+def subset_plant(plant: PlantSpec, machine_ids: set[str] | frozenset[str], name: str | None = None) -> PlantSpec:
+    """The same plant with only the given machines (lines and sites left empty are dropped, cameras too)."""
+    data = plant.model_dump(mode="json")
+    sites = []
+    for site in data["sites"]:
+        lines = []
+        for line in site["lines"]:
+            machines = [m for m in line["machines"] if m["id"] in machine_ids]
+            if machines:
+                lines.append(line | {"machines": machines, "cameras": []})
+        if lines:
+            sites.append(site | {"lines": lines})
+    if not sites:
+        raise PlantConfigError(f"none of the {len(machine_ids)} requested machines is in plant {plant.name!r}")
+    return parse_plant(data | {"sites": sites, "name": name or plant.name}, f"subset of {plant.name}")

@@ -94,6 +94,36 @@ class SensorTable:
         return cls(present, every, noise, rel, quant, dropout, jitter)
 
 
+class RandomBank:
+    """Pre-drawn standard normals and uniforms; each draw is a contiguous slice at a random offset.
+
+    Drawing fresh variates for every sample of 1,000 machines would dominate the run time; a long
+    bank read at random offsets gives the same marginal statistics at the cost of a slice.
+    """
+
+    def __init__(self, rng: np.random.Generator, size: int = 1 << 22) -> None:
+        self.rng = rng
+        self.size = size
+        self._normal = rng.standard_normal(size, dtype=np.float32)
+        self._uniform = rng.random(size, dtype=np.float32)
+
+    def _slice(self, bank: NDArray[np.float32], shape: tuple[int, ...]) -> NDArray[np.float32]:
+        count = int(np.prod(shape))
+        if count > self.size // 2:
+            fresh = self.rng.standard_normal(shape, dtype=np.float32) if bank is self._normal else None
+            return fresh if fresh is not None else self.rng.random(shape, dtype=np.float32)
+        offset = int(self.rng.integers(0, self.size - count))
+        return bank[offset : offset + count].reshape(shape)
+
+    def normal(self, shape: tuple[int, ...]) -> NDArray[np.float32]:
+        """Standard normals of ``shape`` (a read-only view into the bank)."""
+        return self._slice(self._normal, shape)
+
+    def uniform(self, shape: tuple[int, ...]) -> NDArray[np.float32]:
+        """Uniforms in [0, 1) of ``shape`` (a read-only view into the bank)."""
+        return self._slice(self._uniform, shape)
+
+
 class SensorLayer:
     """Applies sensor realism to clean channel values and keeps the sensor-fault state."""
 
@@ -109,6 +139,14 @@ class SensorLayer:
         self.drift_from = np.full(shape, NO_STEP, dtype=np.int64)
         self.drift_per_h = np.zeros(shape)
         self._scales = np.array([info.scale for info in CHANNEL_INFO])
+        quantum = np.where(table.quantization > 0, table.quantization, 1e-6)
+        self._quantum = quantum.astype(np.float32)[None]
+        self._inv_quantum = (1.0 / quantum).astype(np.float32)[None]
+        self._noise = table.noise.astype(np.float32)[None]
+        self._rel_noise = table.rel_noise.astype(np.float32)[None]
+        self._dropout = table.dropout.astype(np.float32)[None]
+        self._present = table.present[None]
+        self.bank = RandomBank(rng)
 
     def stick(self, machine: int, sensor: str, step: int) -> None:
         """Make a sensor's channels repeat the value they read at ``step``."""
@@ -151,12 +189,16 @@ class SensorLayer:
         self._draw_sensor_faults(k0, steps)
         t = self.table
         k = k0 + np.arange(steps, dtype=np.int64)
-        noise = self.rng.standard_normal(clean.shape, dtype=np.float32)
-        values = clean + (t.noise + t.rel_noise * np.abs(clean)) * noise
+        values = clean.astype(np.float32)
+        spread = np.abs(values)
+        spread *= self._rel_noise
+        spread += self._noise
+        spread *= self.bank.normal(clean.shape)
+        values += spread
         drifting = self.drift_from < NO_STEP
         if drifting.any():
             hours = np.clip(k[:, None, None] - self.drift_from[None], 0, None) * (self.dt_s / 3600.0)
-            values += np.where(drifting[None], hours * self.drift_per_h[None], 0.0)
+            values += np.where(drifting[None], hours * self.drift_per_h[None], 0.0).astype(np.float32)
         stuck = self.stuck_from < NO_STEP
         if stuck.any():
             for machine, col in zip(*np.nonzero(stuck), strict=True):
@@ -166,14 +208,17 @@ class SensorLayer:
                     self.stuck_value[machine, col] = values[first, machine, col]
                 at = k >= start
                 values[at, machine, col] = self.stuck_value[machine, col]
-        q = t.quantization
-        values = np.where(q > 0, np.round(values / np.where(q > 0, q, 1.0)) * q, values)
-        sampled = t.present[None] & ((k[:, None, None] % t.every[None]) == 0)
-        sampled &= self.rng.random(clean.shape, dtype=np.float32) >= t.dropout[None]
-        return np.where(sampled, values, np.nan).astype(np.float32)
+        values *= self._inv_quantum
+        np.round(values, out=values)
+        values *= self._quantum
+        sampled = self.bank.uniform(clean.shape) >= self._dropout
+        sampled &= self._present
+        sampled &= (k[:, None, None] % t.every[None]) == 0
+        values[~sampled] = np.nan
+        return values
 
     def jitter_ms(self, steps: int) -> NDArray[np.int64]:
         """Timestamp jitter per machine sample ``[T, N]`` in whole ms, clipped to ±dt/2."""
         limit = self.dt_s * 500.0
-        raw = self.rng.standard_normal((steps, self.table.jitter_ms.size)) * self.table.jitter_ms
+        raw = self.bank.normal((steps, self.table.jitter_ms.size)) * self.table.jitter_ms
         return np.round(np.clip(raw, -limit, limit)).astype(np.int64)

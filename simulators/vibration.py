@@ -109,7 +109,6 @@ class SnippetSynth:
         rows = self.rng.integers(0, self._bank.shape[0], size=n)
         signs = np.where(self.rng.random(n) < 0.5, -1.0, 1.0)
         high = self._bank[rows] * col(noise_g * signs)
-        decay = np.float32(0.0025)
         for amplitude, rate, modulated in (
             (severity.outer, orders.bpfo, False),
             (severity.inner, orders.bpfi, True),
@@ -118,6 +117,7 @@ class SnippetSynth:
             if idx.size == 0:
                 continue
             rate_a = col(rate[idx])
+            decay = np.minimum(np.float32(0.0025), np.float32(0.2) / rate_a)
             cycles = t * rate_a + col(phase[idx] / (2 * np.pi))
             since = (cycles - np.floor(cycles)) / rate_a
             burst = np.exp(-since / decay) * np.sin(np.float32(2 * np.pi) * col(resonance_hz[idx]) * since)
@@ -183,9 +183,11 @@ def band_power(power: FloatArray, freqs: FloatArray, centre_hz: FloatArray) -> F
     last = power.shape[1] - 1
     lo = np.clip(np.ceil((centre_hz - half) / resolution), 0, last).astype(np.intp)
     hi = np.clip(np.floor((centre_hz + half) / resolution), 0, last).astype(np.intp)
-    cumulative = np.concatenate([np.zeros((power.shape[0], 1)), np.cumsum(power, axis=1)], axis=1)
-    rows = np.arange(power.shape[0])
-    total = cumulative[rows, hi + 1] - cumulative[rows, lo]
+    width = int(np.max(hi - lo, initial=0)) + 1
+    cols = lo[:, None] + np.arange(width)[None, :]
+    inside = cols <= hi[:, None]
+    picked = np.take_along_axis(power, np.minimum(cols, last), axis=1)
+    total = np.sum(picked * inside, axis=1)
     return np.where((centre_hz > 0.5) & (hi >= lo), total, 0.0)
 
 
