@@ -22,12 +22,12 @@ M = TypeVar("M", bound=Message)
 
 
 def encode(message: Message) -> bytes:
-    """Serialize message after checking its rules; EncodeError lists every broken one."""
+    """Serialize message (map keys sorted) after checking its rules; EncodeError lists every broken one."""
     found = problems(message)
     if found:
         raise EncodeError(f"{_name(type(message))}: " + "; ".join(found))
     try:
-        return message.SerializeToString()
+        return message.SerializeToString(deterministic=True)
     except (ProtobufEncodeError, ValueError) as exc:
         raise EncodeError(f"{_name(type(message))}: {exc}") from exc
 
