@@ -16,7 +16,13 @@ import numpy as np
 
 from edge.inference.base import ClosingContext, Inputs, Outputs, TensorSpec
 from edge.inference.batching import Arrays, normalize_inputs, run_in_fixed_batches
-from edge.inference.errors import ArtifactError, BackendUnavailable, ExecutionError, InputShapeError
+from edge.inference.errors import (
+    ArtifactError,
+    BackendUnavailable,
+    ExecutionError,
+    InferenceError,
+    InputShapeError,
+)
 from edge.inference.options import OrtOptions
 
 log = logging.getLogger(__name__)
@@ -145,6 +151,8 @@ class OnnxRuntimeBackend(ClosingContext):
 
     def run(self, inputs: Inputs) -> Outputs:
         """Run a batch of any size: split or padded to a fixed model batch when the model has one."""
+        if self._session is None:
+            raise InferenceError("the ONNX Runtime backend is closed")
         arrays = normalize_inputs(inputs, self._inputs)
         return run_in_fixed_batches(self._run_once, arrays, self._inputs[0].fixed_batch)
 

@@ -21,7 +21,13 @@ import numpy as np
 
 from edge.inference.base import ClosingContext, Inputs, Outputs, TensorSpec
 from edge.inference.batching import Arrays, normalize_inputs, run_in_fixed_batches
-from edge.inference.errors import BackendUnavailable, EngineMismatch, ExecutionError, InputShapeError
+from edge.inference.errors import (
+    BackendUnavailable,
+    EngineMismatch,
+    ExecutionError,
+    InferenceError,
+    InputShapeError,
+)
 from edge.inference.trt_engine_cache import EngineKey, verify_engine
 
 log = logging.getLogger(__name__)
@@ -178,6 +184,8 @@ class TensorRTBackend(ClosingContext):
 
     def run(self, inputs: Inputs) -> Outputs:
         """Run a batch of any size, in chunks no larger than the engine's profile allows."""
+        if self._context is None:
+            raise InferenceError("the TensorRT backend is closed")
         arrays = normalize_inputs(inputs, self._inputs)
         fixed = self._inputs[0].fixed_batch
         return run_in_fixed_batches(self._run_once, arrays, fixed, max_batch=self._max_batch)

@@ -2,8 +2,8 @@
 
 A plan describes a single-input model whose only dynamic axis is the batch: the YOLOv8 detector
 (3 x H x W) and the fault LSTM (T x C) both fit. The Python builder (`trt_builder.build_engine`)
-and `trtexec` get the same settings; the trtexec line is logged with every build and printed by
-`iiot models build-engine --dry-run`, so an engine can be rebuilt by hand on a device.
+and `trtexec` get the same settings; the trtexec line is logged with every build and stored in the
+engine's metadata, so an engine can be rebuilt (or compared) by hand on a device.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.inference.errors import ArtifactError, BackendUnavailable, InputShapeError
+from edge.inference.errors import ArtifactError, BackendUnavailable, InferenceError, InputShapeError
 from edge.inference.onnxruntime_backend import (
     CPU_EP,
     CUDA_EP,
@@ -111,6 +111,13 @@ def test_float64_input_is_cast(matmul_add: Path) -> None:
     x = RNG.normal(size=(2, 4))
     with OnnxRuntimeBackend(matmul_add, CPU_ONLY) as backend:
         np.testing.assert_allclose(backend.run(x)["y"], x.astype(np.float32) @ W + B, rtol=1e-5, atol=1e-5)
+
+
+def test_closed_backend_refuses_to_run(matmul_add: Path) -> None:
+    backend = OnnxRuntimeBackend(matmul_add, CPU_ONLY)
+    backend.close()
+    with pytest.raises(InferenceError, match="closed"):
+        backend.run(np.zeros((1, 4), np.float32))
 
 
 def test_wrong_input_shape(matmul_add: Path) -> None:

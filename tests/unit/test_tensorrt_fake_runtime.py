@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from edge.inference import cuda_runtime
-from edge.inference.errors import ArtifactError, EngineMismatch, InputShapeError
+from edge.inference.errors import ArtifactError, EngineMismatch, InferenceError, InputShapeError
 from edge.inference.trt_build_plan import BuildPlan
 from edge.inference.trt_engine_cache import EngineCache, engine_key
 
@@ -356,6 +356,8 @@ def test_runtime_copies_in_executes_copies_out_syncs_once(tmp_path: Path, cudart
     assert cudart.copies == ["H2D", "D2H", "sync"]
     backend.close()
     assert cudart.blocks == {}
+    with pytest.raises(InferenceError, match="closed"):
+        backend.run(np.ones((1, FEATURES), np.float32))
 
 
 @pytest.mark.usefixtures("cudart")
