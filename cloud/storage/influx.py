@@ -1,0 +1,213 @@
+"""InfluxDB 2.x storage: the schema table as points, batched synchronous writes with backoff, Flux reads.
+
+Writes are synchronous so the caller knows a batch is stored before it commits its input offsets;
+each batch is retried with exponential backoff on retriable failures (connection errors, 429, 5xx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from cloud.errors import StorageRejected, StorageUnavailable
+from cloud.processing.records import Aggregate, Alert
+from cloud.retry import retry_call
+from cloud.storage.base import InfluxOptions, MachineState, MetricValue, SeriesPoint
+from cloud.storage.schema import (
+    Row,
+    Storable,
+    aggregate_from_values,
+    alert_from_values,
+    prediction_from_values,
+    rows_of,
+)
+
+T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = "1970-01-01T00:00:00Z"
+LATEST = "2200-01-01T00:00:00Z"  # event time may run ahead of the wall clock (a fast twin)
+RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def flux_string(value: str) -> str:
+    """A Flux string literal."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
+    return f'"{escaped}"'
+
+
+def flux_time(ms: int) -> str:
+    """An RFC 3339 time literal for an event time in ms."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class InfluxStorage:
+    """Storage in one InfluxDB 2.x bucket."""
+
+    def __init__(self, options: InfluxOptions) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.options = options
+        self._client = InfluxDBClient(
+            url=options.url, token=options.token, org=options.org, timeout=options.timeout_ms
+        )
+        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._query_api = self._client.query_api()
+
+    def __enter__(self) -> InfluxStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- sink
+
+    def write(self, records: Iterable[Storable]) -> int:
+        """Write every record in batches of ``batch_size`` points, each retried with backoff."""
+        points = [_point(row) for row in rows_of(records)]
+        for chunk in _chunks(points, self.options.batch_size):
+            retry_call(partial(self._write_chunk, chunk), self.options.retry, what="InfluxDB write")
+        return len(points)
+
+    def _write_chunk(self, points: list[Any]) -> None:
+        self._call(
+            lambda: self._write_api.write(bucket=self.options.bucket, org=self.options.org, record=points)
+        )
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._write_api.close()
+        self._client.close()
+
+    # ----------------------------------------------------------------- reader
+
+    def latest(self, machine_id: str) -> MachineState:
+        """Newest sample per metric and newest prediction of one machine."""
+        telemetry = self._rows(
+            "telemetry",
+            f"r.machine_id == {flux_string(machine_id)}",
+            tail="|> last()",
+            fields=("value", "stale", "unit"),
+        )
+        newest: dict[str, dict[str, Any]] = {}
+        for row in telemetry:
+            metric = str(row["metric"])
+            if metric not in newest or row["time"] > newest[metric]["time"]:
+                newest[metric] = row
+        predictions = self._rows("prediction", f"r.machine_id == {flux_string(machine_id)}", tail="|> last()")
+        prediction = max(predictions, key=lambda r: r["time"], default=None)
+        return MachineState(
+            machine_id,
+            tuple(
+                MetricValue(
+                    m, int(r["time"]), float(r["value"]), bool(r.get("stale")), str(r.get("unit") or "")
+                )
+                for m, r in sorted(newest.items())
+            ),
+            prediction_from_values(prediction) if prediction else None,
+        )
+
+    def series(self, machine_id: str, metric: str, start_ms: int, end_ms: int) -> list[SeriesPoint]:
+        """Raw samples of one metric in ``[start_ms, end_ms)``."""
+        rows = self._rows(
+            "telemetry",
+            f"r.machine_id == {flux_string(machine_id)} and r.metric == {flux_string(metric)}",
+            start=flux_time(start_ms),
+            stop=flux_time(end_ms),
+            fields=("value",),
+        )
+        return sorted((SeriesPoint(int(r["time"]), float(r["value"])) for r in rows), key=lambda p: p.ts_ms)
+
+    def aggregates(
+        self, machine_id: str, metric: str, window: str, start_ms: int, end_ms: int
+    ) -> list[Aggregate]:
+        """Windows of one metric and spec starting in ``[start_ms, end_ms)``."""
+        predicate = (
+            f"r.machine_id == {flux_string(machine_id)} and r.metric == {flux_string(metric)}"
+            f" and r.window == {flux_string(window)}"
+        )
+        rows = self._rows("telemetry_window", predicate, start=flux_time(start_ms), stop=flux_time(end_ms))
+        return sorted((aggregate_from_values(r) for r in rows), key=lambda a: a.start_ms)
+
+    def alerts(self, *, open_only: bool = True) -> list[Alert]:
+        """Newest revision of each alert, newest first."""
+        tail = '|> filter(fn: (r) => r.state != "cleared")' if open_only else ""
+        alerts = [alert_from_values(r) for r in self._rows("alert", "true", tail_after_pivot=tail)]
+        return sorted(alerts, key=lambda a: (-a.updated_ms, a.alert_id))
+
+    def alert_history(self, alert_id: str) -> list[Alert]:
+        """Every stored revision of one alert, oldest first."""
+        rows = self._rows("alert_history", f"r.alert_id == {flux_string(alert_id)}")
+        return sorted((alert_from_values(r) for r in rows), key=lambda a: (a.updated_ms, a.revision))
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _rows(
+        self,
+        measurement: str,
+        predicate: str,
+        *,
+        start: str = EARLIEST,
+        stop: str = LATEST,
+        fields: tuple[str, ...] = (),
+        tail: str = "",
+        tail_after_pivot: str = "",
+    ) -> list[dict[str, Any]]:
+        """Rows of one measurement as dicts of tags, fields and ``time`` (ms)."""
+        field_filter = ""
+        if fields:
+            field_filter = (
+                "|> filter(fn: (r) => " + " or ".join(f"r._field == {flux_string(f)}" for f in fields) + ")"
+            )
+        flux = (
+            f"from(bucket: {flux_string(self.options.bucket)})"
+            f" |> range(start: {start}, stop: {stop})"
+            f" |> filter(fn: (r) => r._measurement == {flux_string(measurement)})"
+            f" |> filter(fn: (r) => {predicate}) {field_filter} {tail}"
+            ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+            f" {tail_after_pivot}"
+        )
+        tables = self._call(lambda: self._query_api.query(flux, org=self.options.org))
+        rows = []
+        for table in tables:
+            for record in table.records:
+                values = dict(record.values)
+                values["time"] = (values.pop("_time") - EPOCH) // timedelta(milliseconds=1)
+                rows.append(values)
+        return rows
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one client call, translating its exceptions into storage errors."""
+        from influxdb_client.rest import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn()
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            detail = f"InfluxDB answered {status} {exc.reason}: {(exc.body or b'')[:300]!r}"
+            if status in RETRIABLE_STATUS:
+                raise StorageUnavailable(detail) from exc
+            raise StorageRejected(detail) from exc
+        except (HTTPError, OSError) as exc:
+            raise StorageUnavailable(f"InfluxDB at {self.options.url} unreachable: {exc}") from exc
+
+
+def _point(row: Row) -> Any:
+    from influxdb_client import Point, WritePrecision
+
+    point = Point(row.measurement)
+    for key, value in row.tags:
+        if value:  # line protocol has no empty tag values; an absent tag is the same identity every time
+            point.tag(key, value)
+    for key, field_value in row.fields:
+        point.field(key, field_value)
+    return point.time(row.time, WritePrecision.NS if row.precision == "ns" else WritePrecision.MS)
