@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from edge.inference.base import TensorSpec
 from edge.inference.errors import ArtifactError, BackendUnavailable
@@ -22,9 +24,6 @@ from proto.artifacts import (
     load_manifest,
     save_manifest,
 )
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 W = np.arange(8, dtype=np.float32).reshape(4, 2) / 10
 CPU = BackendOptions(onnxruntime=OrtOptions(providers=("CPUExecutionProvider",), intra_op_threads=1))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from edge.inference.errors import ArtifactError, BackendUnavailable, InferenceError, InputShapeError
 from edge.inference.onnxruntime_backend import (
@@ -17,9 +19,6 @@ from edge.inference.onnxruntime_backend import (
     select_providers,
 )
 from edge.inference.options import OrtOptions
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 RNG = np.random.default_rng(0)
 W = RNG.normal(size=(4, 3)).astype(np.float32)
