@@ -67,9 +67,7 @@ def _unavailable(name: str, help_text: str, exc: ModuleNotFoundError) -> click.C
 @click.version_option(package_name="iiot-edge-ai")
 def cli(log_level: str) -> None:
     """Industrial IoT edge AI: twin, edge agents, cloud pipeline, dashboard."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
 
 def main(argv: Any = None) -> None:
