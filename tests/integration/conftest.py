@@ -58,7 +58,7 @@ def stack() -> StackSettings:
     """The running stack's settings; fails (never skips) when the stack or a service is down."""
     path = stack_env_file()
     if not path.exists():
-        pytest.fail(f"stack settings {path} are missing: the integration stack is not set up; {UP_HINT}")
+        pytest.fail(f"stack settings {path} are missing: the stack is not set up; {UP_HINT}", pytrace=False)
     settings = StackSettings.from_env_file(path)
     problems = {
         "mosquitto": _tcp_reachable(f"{settings.mqtt_host}:{settings.mqtt_port}")
@@ -69,5 +69,5 @@ def stack() -> StackSettings:
     down = {name: why for name, why in problems.items() if why}
     if down:
         lines = "\n".join(f"  {name} is not reachable ({why})" for name, why in down.items())
-        pytest.fail(f"integration stack service(s) down:\n{lines}\n{UP_HINT}")
+        pytest.fail(f"integration stack service(s) down:\n{lines}\n{UP_HINT}", pytrace=False)
     return settings
