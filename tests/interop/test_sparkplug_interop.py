@@ -312,7 +312,7 @@ def test_we_decode_what_pysparkplug_encodes(tool_python: Path, workdir: Path) ->
         Metric(None, m.datatype, m.value, alias=m.alias, timestamp=m.timestamp) for m in born[:12]
     )
     device = (Metric("rpm", DataType.UINT32, 1480, alias=100, timestamp=T0),)
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"kind": "NBIRTH", "timestamp": T0, "seq": 0, "metrics": [_spec(m) for m in control + born]},
         {"kind": "NDATA", "timestamp": T0 + 1, "seq": 1, "metrics": [_spec(m) for m in by_alias]},
         {"kind": "DBIRTH", "timestamp": T0 + 2, "seq": 2, "metrics": [_spec(m) for m in device]},
