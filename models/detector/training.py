@@ -1,0 +1,185 @@
+"""Train YOLOv8n from its model definition (no pretrained weights), offline, resumable, timed.
+
+A run lives in `<out>/<name>/`: ultralytics writes `weights/{last,best}.pt` every epoch, the
+training curves (`results.png`, `results.csv`), PR/F1 curves and the confusion matrix of the final
+validation. This module adds `wall_time.json` (one entry per session, so a run resumed three times
+shows all three) and `heldout_predictions.png` (a sheet of predictions on held-out images).
+`--resume` continues from `weights/last.pt` with the epochs, optimizer and schedule saved in it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from models.detector.dataset import HELDOUT_SPLIT, load_dataset
+from models.detector.errors import DatasetError, DetectorError
+from models.detector.offline import DEFAULT_CONFIG_DIR, configure_offline
+
+log = logging.getLogger(__name__)
+
+MODEL_DEFINITION = "yolov8n.yaml"
+WALL_TIME_FILE = "wall_time.json"
+SHEET_FILE = "heldout_predictions.png"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """What one training run needs; everything else is ultralytics' default."""
+
+    data: Path
+    out: Path = Path("runs/detector")
+    name: str = "yolov8n"
+    epochs: int = 100
+    imgsz: int = 320
+    batch: int = 16
+    model: str = MODEL_DEFINITION
+    device: str = "cpu"
+    workers: int = 0
+    seed: int = 0
+    patience: int = 100
+    cache: str | bool = "ram"
+    close_mosaic: int = 10
+    plots: bool = True
+    config_dir: Path = DEFAULT_CONFIG_DIR
+    overrides: dict[str, Any] = field(default_factory=dict)  # any other ultralytics train argument
+
+    @property
+    def run_dir(self) -> Path:
+        """Where ultralytics writes this run."""
+        return self.out.resolve() / self.name
+
+    @property
+    def last(self) -> Path:
+        """The checkpoint `--resume` continues from."""
+        return self.run_dir / "weights" / "last.pt"
+
+    def train_args(self) -> dict[str, Any]:
+        """Keyword arguments of `YOLO.train` for a fresh run."""
+        args: dict[str, Any] = {
+            "data": str(self.data),
+            "epochs": self.epochs,
+            "imgsz": self.imgsz,
+            "batch": self.batch,
+            "device": self.device,
+            "workers": self.workers,
+            "seed": self.seed,
+            "patience": self.patience,
+            "cache": self.cache,
+            "close_mosaic": self.close_mosaic,
+            "plots": self.plots,
+            "project": str(self.out.resolve()),
+            "name": self.name,
+            "exist_ok": True,
+            "pretrained": False,
+            "amp": False,
+            "val": True,
+        }
+        return args | self.overrides
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """Where the run is, its best and last weights, this session's wall time, final metrics."""
+
+    run_dir: Path
+    best: Path
+    last: Path
+    wall_s: float
+    metrics: dict[str, float]
+    sheet: Path | None
+
+
+def record_wall_time(run_dir: Path, entry: dict[str, Any]) -> float:
+    """Append one session to `wall_time.json` and return the total wall seconds of the run."""
+    path = run_dir / WALL_TIME_FILE
+    try:
+        sessions = json.loads(path.read_text(encoding="utf-8"))["sessions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        sessions = []
+    sessions.append(entry)
+    total = round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 1)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"total_wall_s": total, "sessions": sessions}, indent=2) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return total
+
+
+def _epoch_of(checkpoint: Path) -> int:
+    """The last finished epoch stored in a checkpoint (-1 if unknown)."""
+    import torch
+
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception:  # a checkpoint torn by a killed session: let ultralytics report it
+        return -1
+    return int(ckpt.get("epoch", -1)) if isinstance(ckpt, dict) else -1
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
+    """Train (or resume) a run; write curves, wall time and the held-out prediction sheet."""
+    if not config.data.is_file():
+        raise DatasetError(f"{config.data} does not exist; export a dataset first (iiot sim export-images)")
+    dataset = load_dataset(config.data)
+    configure_offline(config.config_dir)
+    from ultralytics import YOLO
+
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    if resume:
+        if not config.last.is_file():
+            raise DetectorError(f"cannot resume: {config.last} does not exist (start without --resume)")
+        first_epoch = _epoch_of(config.last) + 1
+        log.info("resuming %s from epoch %d", config.last, first_epoch + 1)
+        model = YOLO(str(config.last))
+        model.train(resume=True, data=str(config.data), workers=config.workers, device=config.device)
+    else:
+        first_epoch = 0
+        model = YOLO(config.model, task="detect")
+        model.train(**config.train_args())
+    wall = time.monotonic() - t0
+
+    trainer = model.trainer
+    run_dir = Path(trainer.save_dir) if trainer is not None else config.run_dir
+    metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
+    total = record_wall_time(
+        run_dir,
+        {
+            "started": started.isoformat(timespec="seconds"),
+            "wall_s": round(wall, 1),
+            "resumed": resume,
+            "first_epoch": first_epoch + 1,
+            "last_epoch": int(getattr(trainer, "epoch", -1)) + 1,
+        },
+    )
+    log.info("training session took %.0f s (run total %.0f s)", wall, total)
+
+    best = run_dir / "weights" / "best.pt"
+    sheet = None
+    if HELDOUT_SPLIT in dataset.splits or "test" in dataset.splits:
+        from models.detector.prediction_sheet import write_prediction_sheet
+
+        split = HELDOUT_SPLIT if HELDOUT_SPLIT in dataset.splits else "test"
+        weights = best if best.is_file() else run_dir / "weights" / "last.pt"
+        sheet = write_prediction_sheet(
+            weights, dataset, split, run_dir / SHEET_FILE, imgsz=_imgsz_of(model, config.imgsz)
+        )
+    return TrainResult(run_dir, best, run_dir / "weights" / "last.pt", wall, metrics, sheet)
+
+
+def _imgsz_of(model: Any, default: int) -> int:
+    try:
+        return int(model.trainer.args.imgsz)
+    except (AttributeError, TypeError, ValueError):
+        return default
+
+
+def config_summary(config: TrainConfig) -> str:
+    """The config as one JSON line, for logs."""
+    data = asdict(config)
+    return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in data.items()})
