@@ -206,5 +206,6 @@ def generate_plant_command(machines: int, seed: int, shifted: bool, out: Path) -
     except SimulatorError as exc:
         raise _fail(exc) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(json.loads(plant.model_dump_json()), sort_keys=False), encoding="utf-8")
+    data = json.loads(plant.model_dump_json(exclude_defaults=True))
+    out.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8")
     click.echo(f"wrote {out}: {len(plant.machine_ids())} machines")

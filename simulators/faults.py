@@ -120,6 +120,7 @@ class FaultBook:
     mean_life_s: float
     repair_s: float
     rng: np.random.Generator
+    allowed: frozenset[str] | None = None
     fault: NDArray[np.int8] = field(init=False)
     onset: IntArray = field(init=False)
     fail: IntArray = field(init=False)
@@ -134,7 +135,11 @@ class FaultBook:
         self.fail = np.full(n, NO_STEP, dtype=np.int64)
         self.repair = np.full(n, NO_STEP, dtype=np.int64)
         types = [f for f in FaultType if f is not FaultType.NONE]
-        self._eligible = np.array([[kind in APPLICABLE[f] for f in types] for kind in self.kinds], dtype=float)
+        allowed = self.allowed
+        self._eligible = np.array(
+            [[kind in APPLICABLE[f] and (allowed is None or f.label in allowed) for f in types] for kind in self.kinds],
+            dtype=float,
+        ).reshape(n, len(types))
 
     def life_steps(self, fault: FaultType, life_s: float | None = None, progression: float = 1.0) -> int:
         """Onset-to-failure life in whole steps (scripted ``life_s`` or the plant's mean life)."""
@@ -166,6 +171,8 @@ class FaultBook:
         first = np.argmax(hits, axis=0)
         for machine in np.flatnonzero(hits.any(axis=0) & healthy):
             weights = self._eligible[machine]
+            if weights.sum() == 0:
+                continue
             fault = FaultType(1 + int(np.searchsorted(np.cumsum(weights) / weights.sum(), choice[machine])))
             life = self.life_steps(fault, self.mean_life_s * LIFE_FACTOR[fault] * life_noise[machine])
             self.inject(int(machine), fault, k0 + int(first[machine]), life, source="hazard")

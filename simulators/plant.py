@@ -186,13 +186,24 @@ class SiteSpec(_Model):
 
 
 class FaultRatesSpec(_Model):
-    """Random fault injection: hazard per machine-day, mean onset-to-failure life, repair time."""
+    """Random fault injection: hazard per machine-day, mean onset-to-failure life, repair time, allowed types."""
 
     hazard_per_day: Annotated[float, Field(ge=0)] = 0.02
     mean_life_h: PositiveFloat = 24.0
     repair_h: PositiveFloat = 4.0
     sensor_stuck_per_day: Annotated[float, Field(ge=0)] = 0.002
     sensor_drift_per_day: Annotated[float, Field(ge=0)] = 0.002
+    types: tuple[str, ...] | None = None
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        known = ("bearing_outer", "bearing_inner", "imbalance", "misalignment", "cooling_failure",
+                 "winding_fault", "pump_clogging")
+        unknown = [v for v in value or () if v not in known]
+        if unknown:
+            raise ValueError(f"unknown fault types {unknown} (known: {', '.join(known)})")
+        return value
 
 
 class SimulationSpec(_Model):
@@ -355,11 +366,15 @@ _BEARINGS = (  # n balls, ball mm, pitch mm, contact angle deg (6205, 6308, 7010
 
 
 def _machine_dict(kind: str, mid: str, rng: np.random.Generator, shifted: bool) -> dict[str, Any]:
-    """A random, valid machine description of one kind."""
+    """A random, valid machine description of one kind (values rounded to readable digits)."""
+
+    def uniform(lo: float, hi: float) -> float:
+        return round(float(rng.uniform(lo, hi)), 3)
+
     (p_lo, p_hi), speeds = (_SHIFTED_SIZES if shifted else _SIZES)[kind]
-    power = float(np.round(np.exp(rng.uniform(np.log(p_lo), np.log(p_hi))), 2))
+    power = float(np.round(np.exp(uniform(np.log(p_lo), np.log(p_hi))), 2))
     bearing = _BEARINGS[int(rng.integers(len(_BEARINGS)))]
-    noise = float(rng.uniform(2.0, 4.0) if shifted else rng.uniform(0.7, 1.3))
+    noise = uniform(2.0, 4.0) if shifted else uniform(0.7, 1.3)
     sensors: list[dict[str, Any]] = [
         {"type": "temperature", "rate_hz": 1.0, "noise_scale": noise},
         {"type": "current", "rate_hz": 10.0, "noise_scale": noise},
@@ -368,23 +383,23 @@ def _machine_dict(kind: str, mid: str, rng: np.random.Generator, shifted: bool) 
     ]
     rated: dict[str, Any] = {"power_kw": power, "speed_rpm": float(rng.choice(speeds))}
     if kind == "pump":
-        rated |= {"flow_m3h": round(power * float(rng.uniform(6, 10)), 1), "head_m": float(rng.uniform(20, 60))}
+        rated |= {"flow_m3h": round(power * uniform(6, 10), 1), "head_m": uniform(20, 60)}
         sensors += [{"type": "pressure", "rate_hz": 10.0, "noise_scale": noise}, {"type": "flow", "rate_hz": 10.0}]
     load: dict[str, Any] = {
-        "mean": float(rng.uniform(0.75, 1.0) if shifted else rng.uniform(0.45, 0.8)),
-        "amplitude": float(rng.uniform(0.2, 0.3) if shifted else rng.uniform(0.05, 0.2)),
-        "period_s": float(rng.uniform(300, 900) if shifted else rng.uniform(1200, 7200)),
-        "noise": float(rng.uniform(0.05, 0.1) if shifted else rng.uniform(0.01, 0.04)),
+        "mean": uniform(0.75, 1.0) if shifted else uniform(0.45, 0.8),
+        "amplitude": uniform(0.2, 0.3) if shifted else uniform(0.05, 0.2),
+        "period_s": uniform(300, 900) if shifted else uniform(1200, 7200),
+        "noise": uniform(0.05, 0.1) if shifted else uniform(0.01, 0.04),
     }
     if kind == "spindle":
-        load |= {"speed_programs": [0.5, 0.75, 1.0], "program_s": float(rng.uniform(60, 600))}
-    tau = float(np.clip(600.0 * power**0.35, 300.0, 4800.0))
+        load |= {"speed_programs": [0.5, 0.75, 1.0], "program_s": uniform(60, 600)}
+    tau = round(float(np.clip(600.0 * power**0.35, 300.0, 4800.0)), 1)
     return {
         "id": mid,
         "kind": kind,
         "rated": rated,
         "bearing": dict(zip(("n_balls", "ball_diameter_mm", "pitch_diameter_mm", "contact_angle_deg"), bearing)),
-        "thermal": {"tau_s": tau, "rise_c": float(rng.uniform(30, 55))},
+        "thermal": {"tau_s": tau, "rise_c": uniform(30, 55)},
         "load": load,
         "sensors": sensors,
     }

@@ -151,6 +151,7 @@ class Twin:
             mean_life_s=faults.mean_life_h * 3600.0,
             repair_s=faults.repair_h * 3600.0,
             rng=self.rngs["faults"],
+            allowed=frozenset(faults.types) if faults.types is not None else None,
         )
         self.sensor_table = SensorTable.from_plant(plant)
         self.sensors = SensorLayer(
