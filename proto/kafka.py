@@ -19,13 +19,13 @@ TELEMETRY: Final = "iiot.v1.telemetry"
 PREDICTIONS: Final = "iiot.v1.predictions"
 """Prediction values."""
 DETECTIONS: Final = "iiot.v1.detections"
-"""DetectionEvent values."""
+"""DetectionEvent values, keyed by machine id (camera id when the machine is unknown)."""
 ALERTS: Final = "iiot.v1.alerts"
 """Alert values, one per change (compaction by alert id keeps the latest)."""
 ALERT_ACTIONS: Final = "iiot.v1.alert-actions"
 """AlertAction values: operator requests, keyed by alert id."""
 DEAD_LETTERS: Final = "iiot.v1.dead-letters"
-"""DeadLetter values, with the reason also in headers."""
+"""DeadLetter values, keyed by the source record's key if any, with the reason also in headers."""
 
 ALL_TOPICS: Final = (TELEMETRY, PREDICTIONS, DETECTIONS, ALERTS, ALERT_ACTIONS, DEAD_LETTERS)
 
