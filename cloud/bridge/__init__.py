@@ -1,0 +1,1 @@
+"""MQTT (Sparkplug B, detections) to Kafka bridge: decode, track sessions, normalize, produce."""
