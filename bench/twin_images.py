@@ -1,6 +1,6 @@
 """Benchmark: camera-twin frames rendered per second on one core (goal: 50/s at 640 x 640).
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/twin_images.py --n 300
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/twin_images.py --n 300
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="frames to time")
     parser.add_argument("--size", type=int, default=640, help="frame width and height")
-    parser.add_argument("--health", type=float, default=0.3, help="machine health (0..1), sets the defect rate")
+    parser.add_argument(
+        "--health", type=float, default=0.3, help="machine health (0..1), sets the defect rate"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     rig = CameraRig("cam-bench", "line-1", "spindle-1", seed=1, width=args.size, height=args.size)
@@ -40,7 +42,9 @@ def main() -> None:
     cpu = time.process_time() - cpu_start
     rate = args.n / wall
     print(f"frames: {args.n} at {args.size}x{args.size}, defects drawn: {labels}")
-    print(f"wall: {wall:.2f} s  cpu: {cpu:.2f} s  -> {rate:.1f} images/s (cpu-time rate {args.n / cpu:.1f}/s)")
+    print(
+        f"wall: {wall:.2f} s  cpu: {cpu:.2f} s  -> {rate:.1f} images/s (cpu-time rate {args.n / cpu:.1f}/s)"
+    )
     print(f"goal: {GOAL_PER_S:.0f} images/s on one core  ratio: {rate / GOAL_PER_S:.2f}x")
 
 

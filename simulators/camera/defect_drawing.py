@@ -91,10 +91,12 @@ def _blend(old: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarra
     return old + (target - old) * weight[..., None]
 
 
-def _polyline(mask: np.ndarray, points: np.ndarray, x0: int, y0: int, values: np.ndarray, thickness: int) -> None:
+def _polyline(
+    mask: np.ndarray, points: np.ndarray, x0: int, y0: int, values: np.ndarray, thickness: int
+) -> None:
     """Draw consecutive anti-aliased segments of ``points`` with per-segment 0..1 ``values``."""
     fixed = [to_fixed(float(x), float(y), x0, y0) for x, y in points]
-    for (a, b, value) in zip(fixed[:-1], fixed[1:], values, strict=False):
+    for a, b, value in zip(fixed[:-1], fixed[1:], values, strict=False):
         cv2.line(mask, a, b, int(255 * value), thickness, cv2.LINE_AA, SUBPIXEL_BITS)
 
 
@@ -128,14 +130,30 @@ def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
-def _stroke_colour(spec: DefectSpec, canvas: Canvas, old: np.ndarray, field: np.ndarray, bright: bool) -> np.ndarray:
-    """What the bottom of a scratch looks like: bare metal under a coating, a glint or a dark groove."""
+def _surface_level(old: np.ndarray, field: np.ndarray, clip: np.ndarray) -> float:
+    """Mean grey reflectance of the part pixels in a patch (lit value over irradiance)."""
+    reflectance = old.mean(axis=2) / np.maximum(field.mean(axis=2), 1e-6)
+    on_part = clip > 0.5
+    return float(reflectance[on_part].mean()) if on_part.any() else float(reflectance.mean())
+
+
+def _stroke_colour(
+    canvas: Canvas, old: np.ndarray, field: np.ndarray, level: float, roll: float
+) -> np.ndarray:
+    """What the bottom of a scratch looks like: bare metal under a coating, a glint or a dark groove.
+
+    The choice follows the surface: on light paint the bare steel hardly differs, so the groove's
+    shadow shows instead; on bright metal a scratch mostly reads dark, on dark metal mostly bright.
+    """
     colour = canvas.material.scratch_color
     if colour is not None:
+        if abs(float(np.mean(colour)) - level) < 0.25:
+            return field * np.float32(0.2)
         return field * np.asarray(colour, np.float32) * np.float32(1.1)
+    bright = roll < (0.75 if level < 0.5 else 0.3)
     if bright:
-        return np.minimum(old * np.float32(1.7) + field * np.float32(0.18), field * np.float32(1.05))
-    return old * np.float32(0.4)
+        return np.minimum(old * np.float32(1.7) + field * np.float32(0.22), field * np.float32(1.05))
+    return old * np.float32(0.38)
 
 
 def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
@@ -164,7 +182,14 @@ def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
             tx, ty = tangent[i] / max(float(np.hypot(*tangent[i])), 1e-6)
             across = np.array([-ty, tx]) * half * (0.7 + 0.3 * math.sin(k * 1.3))
             value = 0.6 + 0.4 * abs(math.sin(k * 0.9 + spec.seed % 7))
-            _polyline(mask, np.stack([path[i] - across, path[i] + across]), x0, y0, np.array([value]), max(1, round(1.4 * s)))
+            _polyline(
+                mask,
+                np.stack([path[i] - across, path[i] + across]),
+                x0,
+                y0,
+                np.array([value]),
+                max(1, round(1.4 * s)),
+            )
     else:
         thickness = max(1, round(float(rng.choice([1.0, 1.0, 1.5, 2.0, 2.5, 3.0])) * s))
         values = _walk(rng, len(path) - 1, 0.45, 1.0)
@@ -173,12 +198,14 @@ def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     old = canvas.scene[y0:y1, x0:x1]
     field = canvas.field[y0:y1, x0:x1]
     clip = canvas.alpha[y0:y1, x0:x1]
-    bright = bool(rng.random() < 0.6)
-    target = _stroke_colour(spec, canvas, old, field, bright)
+    target = _stroke_colour(canvas, old, field, _surface_level(old, field, clip), float(rng.random()))
     new = _blend(old, target, groove * spec.strength * clip)
     # The groove wall away from the light sits in shadow: a faint dark companion line.
     ux, uy = canvas.light.toward
-    wall = _shifted(mask, -round(ux * 1.5 * max(s, 0.7)), -round(uy * 1.5 * max(s, 0.7))).astype(np.float32) / 255.0
+    wall = (
+        _shifted(mask, -round(ux * 1.5 * max(s, 0.7)), -round(uy * 1.5 * max(s, 0.7))).astype(np.float32)
+        / 255.0
+    )
     wall = np.clip(wall - groove, 0.0, 1.0) * (0.25 + 0.35 * min(canvas.light.relief, 1.5))
     return x0, y0, _blend(new, new * np.float32(0.55), wall * spec.strength * clip)
 
@@ -207,16 +234,22 @@ def draw_dent(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     peak = float(np.abs(slope).max())
     if peak <= 0:
         return None
-    amplitude = spec.strength * (0.28 + 0.28 * min(canvas.light.relief, 2.0))
-    shade = amplitude * slope / peak
+    amplitude = spec.strength * (0.22 + 0.2 * min(canvas.light.relief, 2.0))
+    shade: np.ndarray = amplitude * slope / peak
     shade -= 0.08 * spec.strength * np.clip(-bowl, 0.0, 1.0)  # the struck face loses its sheen
-    shade = np.where(np.abs(shade) < 0.012, 0.0, shade).astype(np.float32)
+    shade = np.clip(shade, -0.75, 1.2).astype(np.float32)
+    # The slope that faces the light throws a specular glint, which shows even on dark metal.
+    glint = (np.clip(slope / peak, 0.0, 1.0) ** 2 * (0.12 + 0.1 * spec.strength)).astype(np.float32)
     old = canvas.scene[y0:y1, x0:x1]
-    factor = 1.0 + np.clip(shade, -0.75, 1.2) * canvas.alpha[y0:y1, x0:x1]
-    return x0, y0, old * factor[..., None]
+    clip = canvas.alpha[y0:y1, x0:x1][..., None]
+    field = canvas.field[y0:y1, x0:x1]
+    change = old * shade[:, :, None] + field * glint[:, :, None]
+    return x0, y0, old + change * clip
 
 
-def _crack_path(rng: np.random.Generator, start: np.ndarray, heading: float, length: float, step: float) -> np.ndarray:
+def _crack_path(
+    rng: np.random.Generator, start: np.ndarray, heading: float, length: float, step: float
+) -> np.ndarray:
     """A jagged random walk with persistent heading: the path of a fatigue crack."""
     n = max(3, int(length / step))
     turns = np.cumsum(rng.normal(0.0, 0.28, n)) * 0.6 + rng.normal(0.0, 0.45, n) * 0.5
@@ -267,8 +300,8 @@ def draw_stain(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     rng = np.random.default_rng(spec.seed)
     s = canvas.scale
     n = 32
-    wobble = cv2.GaussianBlur(rng.normal(0.0, 1.0, (1, n * 3)).astype(np.float32), (0, 0), 2.0)[0, n : 2 * n]
-    wobble /= max(float(np.abs(wobble).max()), 1e-6)
+    smooth: np.ndarray = cv2.GaussianBlur(rng.normal(0.0, 1.0, (1, n * 3)).astype(np.float32), (0, 0), 2.0)
+    wobble = smooth[0, n : 2 * n] / max(float(np.abs(smooth[0, n : 2 * n]).max()), 1e-6)
     theta = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
     aspect = rng.uniform(0.55, 1.0)
     radius = spec.size / 2 * (1.0 + 0.28 * wobble)
@@ -286,16 +319,22 @@ def draw_stain(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     cv2.fillPoly(mask, [polygon], 255, cv2.LINE_AA, SUBPIXEL_BITS)
     blot = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
     core = cv2.GaussianBlur(blot, (0, 0), 3.0 * sigma + 2.0 * s)
-    rim = np.clip(blot - core, 0.0, 1.0) * 2.0
+    rim = np.clip(blot - core, 0.0, 1.0) * 2.5
     opacity = spec.strength * rng.uniform(0.45, 0.75)
     weight = np.clip(blot * opacity + rim * 0.5 * spec.strength, 0.0, 1.0)
     weight = np.where(weight < 0.03, 0.0, weight).astype(np.float32) * canvas.alpha[y0:y1, x0:x1]
     old = canvas.scene[y0:y1, x0:x1]
     field = canvas.field[y0:y1, x0:x1]
     if spec.style == "residue":
-        target = field * np.asarray((0.86, 0.88, 0.88), np.float32)
+        # Dried coolant: a chalky film that lifts dark surfaces and dulls bright ones, densest at the rim.
+        level = _surface_level(old, field, canvas.alpha[y0:y1, x0:x1])
+        grey = 0.85 if level < 0.45 else 0.3
+        target = field * np.asarray((grey * 0.97, grey, grey), np.float32)
+        weight *= np.float32(0.75)
     elif spec.style == "rust":
-        target = old * np.asarray((0.25, 0.42, 0.75), np.float32) + field * np.asarray((0.02, 0.06, 0.12), np.float32)
+        target = old * np.asarray((0.25, 0.42, 0.75), np.float32) + field * np.asarray(
+            (0.02, 0.06, 0.12), np.float32
+        )
     else:
         target = old * np.asarray((0.42, 0.5, 0.58), np.float32)
     return x0, y0, _blend(old, target, weight)
@@ -320,10 +359,20 @@ def draw_missing_hole(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     mark = _patch_mask(patch)
     if spec.style == "dimple":
         r = hole.r * rng.uniform(0.18, 0.35)
-        cv2.circle(mark, to_fixed(hole.cx, hole.cy, x0, y0), round(r * _ONE), 255, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+        cv2.circle(
+            mark, to_fixed(hole.cx, hole.cy, x0, y0), round(r * _ONE), 255, -1, cv2.LINE_AA, SUBPIXEL_BITS
+        )
         new = _blend(new, new * np.float32(0.45), mark.astype(np.float32) / 255.0 * spec.strength)
     elif spec.style == "ring":
-        cv2.circle(mark, to_fixed(hole.cx, hole.cy, x0, y0), round(hole.r * 0.95 * _ONE), 255, 1, cv2.LINE_AA, SUBPIXEL_BITS)
+        cv2.circle(
+            mark,
+            to_fixed(hole.cx, hole.cy, x0, y0),
+            round(hole.r * 0.95 * _ONE),
+            255,
+            1,
+            cv2.LINE_AA,
+            SUBPIXEL_BITS,
+        )
         new = _blend(new, new * np.float32(0.7), mark.astype(np.float32) / 255.0 * spec.strength)
     canvas.alpha[y0:y1, x0:x1] = outer
     return x0, y0, new.astype(np.float32)

@@ -2,14 +2,16 @@
 
 Per class, the expected number of defects of that class on one part is
 
-    rate = BASELINE[class] * KIND_WEIGHT[kind][class] * (1 + severity * (GENERIC_GAIN[class] + FAULT_GAIN[fault][class]))
+    rate = BASELINE[c] * KIND_WEIGHT[kind][c] * (1 + severity * (GENERIC_GAIN[c] + FAULT_GAIN[fault][c]))
 
 with severity = (1 - health) ** 1.5, and the probability that the part carries the class is
 1 - exp(-rate). A healthy machine (health 1) gives the baseline, about 3 % of parts with any
 defect; as health falls to 0 the rate climbs, fastest for the classes the active fault causes:
 a worn spindle bearing or an unbalanced spindle chatters and scratches, a conveyor fault knocks
-parts into dents, overheating cracks them, a leak stains them, a worn or broken tool leaves holes
-undrilled. The table is printed in docs/CAMERA.md.
+parts into dents, a cooling failure cracks them, a clogged pump or a leak stains them, a worn or
+broken tool leaves holes undrilled. Fault names are the twin's (simulators.faults: bearing_outer,
+bearing_inner, imbalance, misalignment, cooling_failure, winding_fault, pump_clogging), matched by
+keyword so other names work too; "none"/"normal" mean no fault. The table is in docs/CAMERA.md.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ FAULT_GAIN: tuple[tuple[str, np.ndarray], ...] = (
     ("leak", np.array([1.0, 0.0, 0.0, 24.0, 0.0])),
     ("seal", np.array([1.0, 0.0, 0.0, 20.0, 0.0])),
     ("cavitation", np.array([0.0, 0.0, 2.0, 12.0, 0.0])),
-    ("overheat", np.array([2.0, 0.0, 14.0, 5.0, 0.0])),
-    ("thermal", np.array([2.0, 0.0, 14.0, 5.0, 0.0])),
+    ("cooling", np.array([0.0, 0.0, 40.0, 8.0, 0.0])),
+    ("clog", np.array([4.0, 0.0, 1.0, 16.0, 0.0])),
+    ("overheat", np.array([0.0, 0.0, 40.0, 8.0, 0.0])),
+    ("thermal", np.array([0.0, 0.0, 40.0, 8.0, 0.0])),
     ("winding", np.array([2.0, 0.0, 6.0, 3.0, 2.0])),
     ("belt", np.array([5.0, 18.0, 1.0, 2.0, 0.0])),
     ("jam", np.array([4.0, 24.0, 3.0, 0.0, 0.0])),
@@ -47,6 +51,8 @@ FAULT_GAIN: tuple[tuple[str, np.ndarray], ...] = (
     ("punch", np.array([0.0, 2.0, 6.0, 0.0, 26.0])),
 )
 UNKNOWN_FAULT_GAIN = np.array([2.0, 2.0, 2.0, 2.0, 2.0])
+CONVEYOR_SCRATCH_TO_DENT = 0.7
+NO_FAULT_NAMES = frozenset({"", "none", "normal", "healthy"})
 # What the machine kind leans toward even when healthy (multiplies the whole rate).
 KIND_WEIGHT: dict[str, np.ndarray] = {
     "spindle": np.array([1.5, 0.7, 1.0, 0.8, 1.4]),
@@ -58,13 +64,27 @@ KIND_WEIGHT: dict[str, np.ndarray] = {
 
 def fault_gain(fault_type: str | None) -> np.ndarray:
     """Extra per-class gain at health 0 for ``fault_type`` (keyword match), zero when there is none."""
-    if not fault_type:
+    name = (fault_type or "").strip().lower()
+    if name in NO_FAULT_NAMES:
         return np.zeros(len(DEFECT_CLASSES))
-    name = fault_type.lower()
     for keyword, gain in FAULT_GAIN:
         if keyword in name:
             return gain
     return UNKNOWN_FAULT_GAIN
+
+
+def kind_fault_gain(fault_type: str | None, machine_kind: str) -> np.ndarray:
+    """The fault's gain as it shows on the parts of this kind of machine.
+
+    A mechanical fault in a conveyor (bearing, imbalance, misalignment, looseness) makes the belt
+    jerk and knock parts together, so most of what would be scratches on a spindle become dents.
+    """
+    gain = fault_gain(fault_type).copy()
+    if machine_kind == "conveyor":
+        moved = CONVEYOR_SCRATCH_TO_DENT * gain[CLASS_INDEX["scratch"]]
+        gain[CLASS_INDEX["scratch"]] -= moved
+        gain[CLASS_INDEX["dent"]] += moved
+    return gain
 
 
 def defect_rates(health: float, fault_type: str | None, machine_kind: str) -> np.ndarray:
@@ -73,7 +93,7 @@ def defect_rates(health: float, fault_type: str | None, machine_kind: str) -> np
         raise ValueError(f"health must be a finite number, got {health}")
     severity = (1.0 - min(max(float(health), 0.0), 1.0)) ** SEVERITY_EXPONENT
     weight = KIND_WEIGHT.get(machine_kind, KIND_WEIGHT["motor"])
-    return BASELINE * weight * (1.0 + severity * (GENERIC_GAIN + fault_gain(fault_type)))
+    return BASELINE * weight * (1.0 + severity * (GENERIC_GAIN + kind_fault_gain(fault_type, machine_kind)))
 
 
 def defect_probabilities(health: float, fault_type: str | None, machine_kind: str) -> np.ndarray:

@@ -13,7 +13,7 @@ Range = tuple[float, float]
 
 @dataclass(frozen=True)
 class LightingPreset:
-    """A lighting condition as ranges: colour temperature, intensity, elevation, gradient, vignette, shadow."""
+    """A lighting condition as ranges: colour temperature, intensity, elevation, fall-off, shadow."""
 
     name: str
     kelvin: Range
@@ -55,13 +55,35 @@ class LightState:
 
 LIGHTINGS: dict[str, LightingPreset] = {
     "diffuse_dome": LightingPreset(
-        "diffuse_dome", (5200, 6000), (0.95, 1.10), (70, 88), (0.0, 0.06), (0.05, 0.15), (0.10, 0.25), (0.25, 0.4)
+        "diffuse_dome",
+        (5200, 6000),
+        (0.95, 1.10),
+        (70, 88),
+        (0.0, 0.06),
+        (0.05, 0.15),
+        (0.10, 0.25),
+        (0.25, 0.4),
     ),
     "ring_cool": LightingPreset(
-        "ring_cool", (6000, 7200), (0.90, 1.15), (55, 75), (0.02, 0.10), (0.20, 0.40), (0.25, 0.45), (0.4, 0.6)
+        "ring_cool",
+        (6000, 7200),
+        (0.90, 1.15),
+        (55, 75),
+        (0.02, 0.10),
+        (0.20, 0.40),
+        (0.25, 0.45),
+        (0.4, 0.6),
+        white_balance=0.85,
     ),
     "overhead_led": LightingPreset(
-        "overhead_led", (4600, 5600), (0.85, 1.20), (40, 65), (0.08, 0.22), (0.10, 0.30), (0.40, 0.65), (0.6, 0.85)
+        "overhead_led",
+        (4600, 5600),
+        (0.85, 1.20),
+        (40, 65),
+        (0.08, 0.22),
+        (0.10, 0.30),
+        (0.40, 0.65),
+        (0.6, 0.85),
     ),
     "fluorescent_dim": LightingPreset(
         "fluorescent_dim",
@@ -104,7 +126,11 @@ def kelvin_to_bgr(kelvin: float) -> tuple[float, float, float]:
     """Relative BGR of a black body at ``kelvin`` (Tanner Helland's fit), normalized to green = 1."""
     t = kelvin / 100.0
     red = 255.0 if t <= 66 else 329.698727446 * (t - 60) ** -0.1332047592
-    green = 99.4708025861 * math.log(t) - 161.1195681661 if t <= 66 else 288.1221695283 * (t - 60) ** -0.0755148492
+    green = (
+        99.4708025861 * math.log(t) - 161.1195681661
+        if t <= 66
+        else 288.1221695283 * (t - 60) ** -0.0755148492
+    )
     blue = 255.0 if t >= 66 else (0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307)
     red, green, blue = (min(max(v, 1.0), 255.0) for v in (red, green, blue))
     return blue / green, 1.0, red / green
@@ -133,10 +159,14 @@ def sample_light(spec: LightingPreset, rng: np.random.Generator) -> LightState:
     )
 
 
-def illumination_field(light: LightState, height: int, width: int, dst: np.ndarray | None = None) -> np.ndarray:
+def illumination_field(
+    light: LightState, height: int, width: int, dst: np.ndarray | None = None
+) -> np.ndarray:
     """HxWx3 float32 irradiance: intensity x colour x linear fall-off across the light x vignetting."""
     grid = np.linspace(-1.0, 1.0, FIELD_GRID, dtype=np.float32)
-    gy, gx = np.meshgrid(grid * (height / max(height, width)), grid * (width / max(height, width)), indexing="ij")
+    gy, gx = np.meshgrid(
+        grid * (height / max(height, width)), grid * (width / max(height, width)), indexing="ij"
+    )
     ux, uy = light.toward
     falloff = np.clip(1.0 + light.gradient * (gx * ux + gy * uy), 0.2, None)
     vignette = 1.0 - light.vignette * (gx * gx + gy * gy) / 2.0

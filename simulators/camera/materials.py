@@ -62,8 +62,8 @@ MATERIALS: dict[str, Material] = {
         brushing=0.015,
         porosity=5.0,
         turning=0.06,
-        tarnish_color=(0.16, 0.22, 0.32),
-        tarnish=0.35,
+        tarnish_color=(0.16, 0.22, 0.30),
+        tarnish=0.2,
         sheen=0.08,
         scratch_color=None,
     ),
@@ -78,8 +78,8 @@ MATERIALS: dict[str, Material] = {
             (0.05, 0.33, 0.80),  # orange
         ),
         color_jitter=0.04,
-        grain=0.02,
-        mottle=0.025,
+        grain=0.03,
+        mottle=0.04,
         brushing=0.0,
         porosity=0.0,
         turning=0.0,
@@ -112,8 +112,8 @@ MATERIALS: dict[str, Material] = {
         brushing=0.07,
         porosity=0.0,
         turning=0.07,
-        tarnish_color=(0.20, 0.24, 0.36),
-        tarnish=0.45,
+        tarnish_color=(0.22, 0.28, 0.42),
+        tarnish=0.3,
         sheen=0.25,
         scratch_color=None,
     ),
@@ -132,7 +132,7 @@ def material(name: str) -> Material:
 
 def _unit_noise(rng: np.random.Generator, size: int, sigma_x: float, sigma_y: float) -> np.ndarray:
     """Gaussian noise low-passed with the given sigmas and rescaled to unit standard deviation."""
-    noise = rng.standard_normal((size, size), dtype=np.float32)
+    noise: np.ndarray = rng.standard_normal((size, size), dtype=np.float32)
     if sigma_x > 0 or sigma_y > 0:
         noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=max(sigma_x, 0.1), sigmaY=max(sigma_y, 0.1))
     std = float(noise.std())
@@ -177,7 +177,7 @@ def _add_pores(luma: np.ndarray, per_10k_px: float, scale: float, rng: np.random
 
 def ring_tile(size: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """Concentric tool marks of a turned face, centred in a size x size float32 tile (zero mean)."""
-    radius = np.arange(size, dtype=np.float32)
+    np.arange(size, dtype=np.float32)
     feed = rng.uniform(2.2, 3.4) * max(scale, 0.35)
     phase = np.cumsum(rng.normal(1.0, 0.04, size).astype(np.float32)) * (2 * np.pi / feed)
     bands = cv2.GaussianBlur(rng.standard_normal((1, size)).astype(np.float32), (0, 0), 12.0 * scale)

@@ -86,22 +86,35 @@ def expose(
     return cv2.convertScaleAbs(noisy, alpha=optics.scale)
 
 
-def changed_box(
-    delta: np.ndarray, x0: int, y0: int, optics: OpticsState, noisy: np.ndarray
-) -> tuple[int, int, int, int] | None:
-    """Pixel box (x1, y1, x2, y2 exclusive) of the 8-bit pixels that ``delta`` at (x0, y0) changed, or None."""
+def spread(delta: np.ndarray, optics: OpticsState) -> np.ndarray:
+    """A patch's change after the blur, on the patch grown by the kernel lengths on every side."""
     kx, ky = optics.kernels()
     px, py = len(kx), len(ky)
     h, w = delta.shape[:2]
     padded = np.zeros((h + 2 * py, w + 2 * px, 3), np.float32)
     padded[py : py + h, px : px + w] = delta
-    spread = cv2.sepFilter2D(padded, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+    return cv2.sepFilter2D(padded, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+
+
+def visible_pixels(delta: np.ndarray, optics: OpticsState, threshold_dn: float) -> int:
+    """How many pixels the change moves by at least ``threshold_dn`` digital numbers after the blur."""
+    change = np.abs(spread(delta, optics)).max(axis=2) * np.float32(optics.scale)
+    return int(np.count_nonzero(change >= threshold_dn))
+
+
+def changed_box(
+    delta: np.ndarray, x0: int, y0: int, optics: OpticsState, noisy: np.ndarray
+) -> tuple[int, int, int, int] | None:
+    """Box (x1, y1, x2, y2 exclusive) of the 8-bit pixels that ``delta`` at (x0, y0) changed, or None."""
+    px, py = optics.reach
+    h, w = delta.shape[:2]
+    blurred = spread(delta, optics)
     height, width = noisy.shape[:2]
     gx0, gy0 = max(x0 - px, 0), max(y0 - py, 0)
     gx1, gy1 = min(x0 + w + px, width), min(y0 + h + py, height)
-    spread = spread[gy0 - (y0 - py) : gy1 - (y0 - py), gx0 - (x0 - px) : gx1 - (x0 - px)]
+    blurred = blurred[gy0 - (y0 - py) : gy1 - (y0 - py), gx0 - (x0 - px) : gx1 - (x0 - px)]
     with_defect = noisy[gy0:gy1, gx0:gx1]
-    before = cv2.convertScaleAbs(with_defect - spread, alpha=optics.scale)
+    before = cv2.convertScaleAbs(with_defect - blurred, alpha=optics.scale)
     after = cv2.convertScaleAbs(with_defect, alpha=optics.scale)
     rows, cols = np.nonzero((before != after).any(axis=2))
     if rows.size == 0:

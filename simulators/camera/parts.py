@@ -98,15 +98,23 @@ def _plate(rng: np.random.Generator, scale: float, need_holes: bool) -> PartGeom
     inset_y = half_h - max(corner, 2.4 * r) - rng.uniform(0.0, 0.1) * half_h
     local: list[tuple[float, float]] = []
     if layout == 2:
-        local = [(-inset_x, -inset_y), (inset_x, inset_y)] if rng.random() < 0.5 else [(-inset_x, 0), (inset_x, 0)]
+        local = (
+            [(-inset_x, -inset_y), (inset_x, inset_y)]
+            if rng.random() < 0.5
+            else [(-inset_x, 0), (inset_x, 0)]
+        )
     elif layout == 4:
         local = [(sx * inset_x, sy * inset_y) for sx in (-1, 1) for sy in (-1, 1)]
     elif layout == 6:
         local = [(sx * inset_x, sy * inset_y) for sx in (-1, 0, 1) for sy in (-1, 1)]
     c, s = math.cos(angle), math.sin(angle)
     holes = tuple(Hole(x * c - y * s, x * s + y * c, r) for x, y in local)
-    bore = Hole(0.0, 0.0, rng.uniform(0.2, 0.34) * half_h) if layout in (0, 4) and rng.random() < 0.3 else None
-    return PartGeometry("plate", 0.0, 0.0, half_w, half_h, angle, corner, 0.0, holes, bore, rng.uniform(4, 10))
+    bore = (
+        Hole(0.0, 0.0, rng.uniform(0.2, 0.34) * half_h) if layout in (0, 4) and rng.random() < 0.3 else None
+    )
+    return PartGeometry(
+        "plate", 0.0, 0.0, half_w, half_h, angle, corner, 0.0, holes, bore, rng.uniform(4, 10)
+    )
 
 
 def _flange(rng: np.random.Generator, scale: float, need_holes: bool) -> PartGeometry:
@@ -119,17 +127,25 @@ def _flange(rng: np.random.Generator, scale: float, need_holes: bool) -> PartGeo
     hub = rng.uniform(bore_r + 0.1 * radius, pitch - 2.0 * hole_r) if rng.random() < 0.6 else 0.0
     phase = rng.uniform(0, 2 * math.pi)
     holes = tuple(
-        Hole(pitch * math.cos(phase + 2 * math.pi * k / n), pitch * math.sin(phase + 2 * math.pi * k / n), hole_r)
+        Hole(
+            pitch * math.cos(phase + 2 * math.pi * k / n),
+            pitch * math.sin(phase + 2 * math.pi * k / n),
+            hole_r,
+        )
         for k in range(n)
     )
     del need_holes  # every flange has bolt holes
-    return PartGeometry("flange", 0.0, 0.0, radius, radius, phase, 0.0, hub, holes, Hole(0.0, 0.0, bore_r), 8.0)
+    return PartGeometry(
+        "flange", 0.0, 0.0, radius, radius, phase, 0.0, hub, holes, Hole(0.0, 0.0, bore_r), 8.0
+    )
 
 
 def _moved(geometry: PartGeometry, cx: float, cy: float) -> PartGeometry:
     """The geometry with its centre (and holes) placed at cx, cy."""
     holes = tuple(Hole(h.cx + cx, h.cy + cy, h.r) for h in geometry.holes)
-    bore = None if geometry.bore is None else Hole(geometry.bore.cx + cx, geometry.bore.cy + cy, geometry.bore.r)
+    bore = (
+        None if geometry.bore is None else Hole(geometry.bore.cx + cx, geometry.bore.cy + cy, geometry.bore.r)
+    )
     return PartGeometry(
         geometry.shape,
         cx,
@@ -152,14 +168,21 @@ def to_fixed(x: float, y: float, x0: int, y0: int) -> tuple[int, int]:
 
 def _disc(mask: np.ndarray, hole: Hole, x0: int, y0: int, value: int = 255) -> None:
     """Draw a filled anti-aliased disc into ``mask``."""
-    cv2.circle(mask, to_fixed(hole.cx, hole.cy, x0, y0), round(hole.r * _ONE), value, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+    cv2.circle(
+        mask, to_fixed(hole.cx, hole.cy, x0, y0), round(hole.r * _ONE), value, -1, cv2.LINE_AA, SUBPIXEL_BITS
+    )
 
 
 def outline_polygon(geometry: PartGeometry) -> np.ndarray:
     """The outline of a plate as an Nx2 float array of image points (rounded rectangle)."""
     hw, hh, rc = geometry.half_w, geometry.half_h, min(geometry.corner, geometry.half_h * 0.95)
     points: list[tuple[float, float]] = []
-    for cx, cy, start in ((hw - rc, hh - rc, 0), (-hw + rc, hh - rc, 90), (-hw + rc, -hh + rc, 180), (hw - rc, -hh + rc, 270)):
+    for cx, cy, start in (
+        (hw - rc, hh - rc, 0),
+        (-hw + rc, hh - rc, 90),
+        (-hw + rc, -hh + rc, 180),
+        (hw - rc, -hh + rc, 270),
+    ):
         for a in np.radians(np.linspace(start, start + 90, 7)):
             points.append((cx + rc * math.cos(a), cy + rc * math.sin(a)))
     local = np.asarray(points)
@@ -168,8 +191,10 @@ def outline_polygon(geometry: PartGeometry) -> np.ndarray:
     return local @ rotation.T + np.array([geometry.cx, geometry.cy])
 
 
-def draw_masks(geometry: PartGeometry, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Anti-aliased uint8 masks in ``box``: outer silhouette, raised hub, and through holes (bore included)."""
+def draw_masks(
+    geometry: PartGeometry, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-aliased uint8 masks in ``box``: outer silhouette, raised hub, through holes (bore included)."""
     x0, y0, x1, y1 = box
     outer = np.zeros((y1 - y0, x1 - x0), np.uint8)
     hub = np.zeros_like(outer)

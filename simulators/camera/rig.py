@@ -1,4 +1,4 @@
-"""A camera over a production line: one frame per part, defects drawn at the rate the machine's health sets."""
+"""A camera over a production line: one frame per part, defects at the rate the machine's health sets."""
 
 from __future__ import annotations
 
@@ -77,4 +77,3 @@ class CameraRig:
             material=spec.material,
             lighting=spec.light.name,
         )
-

@@ -19,14 +19,24 @@ from simulators.camera.defects import CLASS_INDEX, DEFECT_CLASSES
 from simulators.camera.frames import BoxLabel
 from simulators.camera.lighting import LightState, illumination_field, preset, sample_light
 from simulators.camera.materials import Bgr, albedo_matrix, material, ring_tile, texture_tile
-from simulators.camera.optics import OpticsState, changed_box, expose, noise_bank, sample_optics
+from simulators.camera.optics import (
+    OpticsState,
+    changed_box,
+    expose,
+    noise_bank,
+    sample_optics,
+    visible_pixels,
+)
 from simulators.camera.parts import PartGeometry, draw_masks, inside, sample_part
 from simulators.camera.seeding import generator
 
 PART_MARGIN = 6
+HOLE_OCCLUSION = 0.45
 RIM_SIGMA = 1.1
-VISIBLE_DN = 4.0
-VISIBLE_PIXELS = 6
+DEADBAND_DN = 2.5
+VISIBLE_DN = 16.0
+VISIBLE_PIXELS = 12
+VISIBLE_PER_SIZE = 0.4
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ def place_defects(
             if spec is None:
                 break
             radius = spec.size / 2
-            if all(math.hypot(spec.x - x, spec.y - y) > 0.75 * (radius + r) for x, y, r in taken):
+            if all(math.hypot(spec.x - x, spec.y - y) > radius + r + 4 * scale for x, y, r in taken):
                 taken.append((spec.x, spec.y, radius))
                 specs.append(spec)
                 if spec.hole >= 0:
@@ -156,10 +166,14 @@ def _one_defect(
             return None
         index = free_holes[int(rng.integers(len(free_holes)))]
         hole = geometry.holes[index]
-        style = str(rng.choice(HOLE_STYLES, p=[0.5, 0.3, 0.2]))
+        style = str(rng.choice(HOLE_STYLES, p=[0.4, 0.35, 0.25]))
         return DefectSpec(cls, hole.cx, hole.cy, 2 * hole.r, angle, strength, seed, style, index)
     size, clearance, style = {
-        "scratch": (rng.uniform(0.35, 1.0) * minor, 3 * scale, "chatter" if rng.random() < chatter_share else "line"),
+        "scratch": (
+            rng.uniform(0.35, 1.0) * minor,
+            3 * scale,
+            "chatter" if rng.random() < chatter_share else "line",
+        ),
         "dent": (rng.uniform(0.13, 0.3) * minor, 0.0, ""),
         "crack": (rng.uniform(0.3, 0.8) * minor, 3 * scale, ""),
         "stain": (rng.uniform(0.2, 0.5) * minor, 0.0, _stain_style(rng, material_name)),
@@ -191,7 +205,7 @@ class Renderer:
             raise ValueError(f"frames must be at least 64 x 64, got {width} x {height}")
         self.width, self.height, self.seed = width, height, seed
         self.scale = image_scale(width, height)
-        self.tile_size = int(math.ceil(1.5 * max(width, height)))
+        self.tile_size = math.ceil(1.5 * max(width, height))
         self._tiles: dict[str, np.ndarray] = {}
         self._belts: dict[str, np.ndarray] = {}
         rng = generator(seed, "renderer")
@@ -260,8 +274,11 @@ class Renderer:
         y1, x1 = y0 + new.shape[0], x0 + new.shape[1]
         old = canvas.scene[y0:y1, x0:x1].copy()
         delta = new - old
-        visible = np.abs(delta).max(axis=2) * optics.scale >= VISIBLE_DN
-        if int(np.count_nonzero(visible)) < VISIBLE_PIXELS:
+        change = np.abs(delta).max(axis=2) * optics.scale
+        delta[change < DEADBAND_DN] = 0.0  # faint tails would widen the box without being seen
+        new = old + delta
+        needed = max(VISIBLE_PIXELS * max(self.scale, 0.25) ** 2, VISIBLE_PER_SIZE * defect.size)
+        if visible_pixels(delta, optics, VISIBLE_DN) < needed:
             if saved_alpha is not None:
                 canvas.alpha[...] = saved_alpha
             return None
@@ -287,12 +304,23 @@ class Renderer:
         factor *= 1.0 + _rim_shading(solid, light, self.scale) * solid
         factor *= coverage
         region = scene[y0:y1, x0:x1]
-        cv2.multiply(region, _gray3(1.0 - coverage), dst=region)
+        # Through a hole the belt is seen past the bore wall, which hides much of the light.
+        cv2.multiply(region, _gray3((1.0 - coverage) * (1.0 - HOLE_OCCLUSION * holes)), dst=region)
         cv2.add(region, cv2.multiply(lit, _gray3(factor)), dst=region)
         self._alpha.fill(0.0)
         self._alpha[y0:y1, x0:x1] = coverage
         return Canvas(
-            scene, self._alpha, field, box, outer, lit, solid_factor, light, material(spec.material), geometry, self.scale
+            scene,
+            self._alpha,
+            field,
+            box,
+            outer,
+            lit,
+            solid_factor,
+            light,
+            material(spec.material),
+            geometry,
+            self.scale,
         )
 
     def _albedo(self, spec: FrameSpec, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -319,12 +347,14 @@ class Renderer:
         albedo = cv2.transform(texture.astype(np.float32), matrix)
         factor = _sheen(spec, w, h, mat.sheen) if mat.sheen > 0 else np.ones((h, w), np.float32)
         if turned:
-            r0 = int(round(self.tile_size / 2 - by))
-            c0 = int(round(self.tile_size / 2 - bx))
+            r0 = round(self.tile_size / 2 - by)
+            c0 = round(self.tile_size / 2 - bx)
             factor *= 1.0 + mat.turning * self._rings[r0 : r0 + h, c0 : c0 + w]
         return albedo, factor
 
-    def _shadow(self, spec: FrameSpec, scene: np.ndarray, outer: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    def _shadow(
+        self, spec: FrameSpec, scene: np.ndarray, outer: np.ndarray, box: tuple[int, int, int, int]
+    ) -> None:
         """Darken the belt under the part's cast shadow, offset away from the light and softened."""
         light = spec.light
         reach = spec.geometry.thickness * self.scale / math.tan(max(light.elevation, math.radians(10)))
