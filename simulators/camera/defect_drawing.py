@@ -228,14 +228,14 @@ def draw_dent(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     bowl = np.where(rho < 1.0, -((1.0 - rho * rho) ** 2), 0.0)
     lip = np.where(rho < 1.35, 0.22 * np.exp(-(((rho - 1.02) / 0.13) ** 2)), 0.0)
     height = (bowl + lip).astype(np.float32)
-    gy, gx = np.gradient(height)
+    gy, gx = (np.asarray(g, np.float32) for g in np.gradient(height))
     ux, uy = canvas.light.toward
     slope = -(gx * ux + gy * uy)
     peak = float(np.abs(slope).max())
     if peak <= 0:
         return None
     amplitude = spec.strength * (0.22 + 0.2 * min(canvas.light.relief, 2.0))
-    shade: np.ndarray = amplitude * slope / peak
+    shade = amplitude * slope / peak
     shade -= 0.08 * spec.strength * np.clip(-bowl, 0.0, 1.0)  # the struck face loses its sheen
     shade = np.clip(shade, -0.75, 1.2).astype(np.float32)
     # The slope that faces the light throws a specular glint, which shows even on dark metal.
