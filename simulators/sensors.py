@@ -183,13 +183,13 @@ class SensorLayer:
                 else:
                     self.drift(int(machine), sensors[s], k0, 0.02 * signs[machine, s])
 
-    def measure(self, clean: FloatArray, k0: int) -> NDArray[np.float32]:
+    def measure(self, clean: NDArray[np.floating], k0: int) -> NDArray[np.float32]:
         """Measured values ``[T, N, C]`` (float32, NaN = no sample) from clean values at steps from ``k0``."""
         steps = clean.shape[0]
         self._draw_sensor_faults(k0, steps)
         t = self.table
         k = k0 + np.arange(steps, dtype=np.int64)
-        values = clean.astype(np.float32)
+        values = clean.astype(np.float32, copy=True)
         spread = np.abs(values)
         spread *= self._rel_noise
         spread += self._noise

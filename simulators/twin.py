@@ -128,6 +128,7 @@ class Twin:
         width = max(len(m.load.speed_programs) for m in machines)
         self.levels = np.array([(list(m.load.speed_programs) * width)[:width] for m in machines])
         self.n_levels = np.array([len(m.load.speed_programs) for m in machines], dtype=np.int64)
+        self.programmed = np.flatnonzero(self.n_levels > 1)
 
         line_ids = list(dict.fromkeys(self.index.lines))
         self.line_of = np.array([line_ids.index(line) for line in self.index.lines])
@@ -255,7 +256,7 @@ class Twin:
             events=tuple(events),
         )
 
-    def _physics(self, t_s: FloatArray, labels: FaultLabels) -> tuple[FloatArray, NDArray[np.bool_]]:
+    def _physics(self, t_s: FloatArray, labels: FaultLabels) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         """Clean channel values ``[T, N, C]`` and the running mask ``[T, N]``."""
         steps = t_s.size
         sim = self.plant.simulation
@@ -271,9 +272,14 @@ class Twin:
         self.wander = wander[-1].copy()
         demand = periodic_load(t_s, self.load_mean, self.load_amp, self.load_period, self.load_phase) + wander
         demand = np.clip(demand, 0.05, 1.2)
-        level = program_level(t_s, self.salt, self.program_s, self.levels, self.n_levels)
+        level = np.ones((steps, self.n))
+        if self.programmed.size:
+            q = self.programmed
+            level[:, q] = program_level(t_s, self.salt[q], self.program_s[q], self.levels[q], self.n_levels[q])
 
-        sev = {f: labels.severity(f) for f in FaultType if f is not FaultType.NONE}
+        present = {int(f) for f in np.unique(labels.fault)}
+        zeros = np.zeros((steps, self.n))
+        sev = {f: labels.severity(f) if int(f) in present else zeros for f in FaultType if f is not FaultType.NONE}
         outer, inner = sev[FaultType.BEARING_OUTER], sev[FaultType.BEARING_INNER]
         misalign, imbalance = sev[FaultType.MISALIGNMENT], sev[FaultType.IMBALANCE]
         winding, cooling = sev[FaultType.WINDING_FAULT], sev[FaultType.COOLING_FAILURE]
@@ -281,18 +287,15 @@ class Twin:
 
         speed_ratio = fraction * level
         load = demand * fraction + friction * fraction
-        pressure = np.zeros((steps, self.n))
-        flow = np.zeros((steps, self.n))
-        if self.pumps.size:
-            p = self.pumps
-            pump_speed = fraction[:, p] * (0.6 + 0.4 * np.minimum(demand[:, p], 1.0))
+        pressure = flow = zeros
+        if self.pumps.size:  # computed for all machines (cheaper than gathering columns), kept for pumps
+            pump_speed = fraction * (0.6 + 0.4 * np.minimum(demand, 1.0))
             point = hydraulics.pump_operating_point(
-                pump_speed, sev[FaultType.PUMP_CLOGGING][:, p], self.rated_flow[p], self.rated_head[p]
+                pump_speed, sev[FaultType.PUMP_CLOGGING], self.rated_flow, self.rated_head
             )
-            speed_ratio[:, p] = pump_speed
-            load[:, p] = point.power_ratio + friction[:, p] * fraction[:, p]
-            pressure[:, p] = point.pressure_bar
-            flow[:, p] = point.flow_m3h
+            speed_ratio = np.where(self.is_pump, pump_speed, speed_ratio)
+            load = np.where(self.is_pump, point.power_ratio + friction * fraction, load)
+            pressure, flow = point.pressure_bar, point.flow_m3h
         speed_rpm = self.rated_rpm * speed_ratio * (1.0 - 0.02 * np.minimum(load, 1.5))
 
         current = electrical.motor_current_a(self.rated_current, load, fraction, starting, winding)
@@ -306,34 +309,43 @@ class Twin:
         temperature = simulate_thermal(self.temperature, steady, tau, self.dt_s)
         self.temperature = temperature[-1].copy()
 
-        vib = self._vibration(speed_rpm[-1], labels, running)
-        clean = np.empty((steps, self.n, len(CHANNELS)))
+        clean = np.empty((steps, self.n, len(CHANNELS)), dtype=np.float32)
         clean[:, :, 0] = temperature
         clean[:, :, 1] = current
         clean[:, :, 2] = speed_rpm
-        clean[:, :, 3 : 3 + len(FEATURE_NAMES)] = vib
+        vib = slice(3, 3 + len(FEATURE_NAMES))
+        clean[:, :, vib] = self._vibration(speed_rpm[-1], labels)[None, :, :]
+        stopped = ~running
+        if stopped.any():
+            clean[stopped, vib] = STOPPED_FEATURES
         clean[:, :, 3 + len(FEATURE_NAMES)] = pressure
         clean[:, :, 4 + len(FEATURE_NAMES)] = flow
         return clean, running
 
-    def _vibration(self, rpm_end: FloatArray, labels: FaultLabels, running: NDArray[np.bool_]) -> FloatArray:
-        """Vibration features ``[T, N, F]``: fresh snippets for this block's group, held for the rest."""
+    def _vibration(self, rpm_end: FloatArray, labels: FaultLabels) -> FloatArray:
+        """Vibration features ``[N, F]``: fresh snippets for this block's group, the others held."""
         group = np.flatnonzero(self.vib_group % self.vib_period_blocks == self._block_index % self.vib_period_blocks)
         if group.size:
             shaft = rpm_end[group] / 60.0
             orders = bearing_frequencies(
                 shaft, self.n_balls[group], self.ball_d[group], self.pitch_d[group], self.contact[group]
             )
+            fault = labels.fault[-1, group]
+            damage = labels.damage[-1, group]
+
+            def level(kind: FaultType) -> FloatArray:
+                return np.where(fault == kind, damage, 0.0)
+
             severity = VibrationSeverity(
-                outer=labels.severity(FaultType.BEARING_OUTER)[-1, group],
-                inner=labels.severity(FaultType.BEARING_INNER)[-1, group],
-                imbalance=labels.severity(FaultType.IMBALANCE)[-1, group],
-                misalignment=labels.severity(FaultType.MISALIGNMENT)[-1, group],
-                winding=labels.severity(FaultType.WINDING_FAULT)[-1, group],
+                outer=level(FaultType.BEARING_OUTER),
+                inner=level(FaultType.BEARING_INNER),
+                imbalance=level(FaultType.IMBALANCE),
+                misalignment=level(FaultType.MISALIGNMENT),
+                winding=level(FaultType.WINDING_FAULT),
             )
             wave, high = self.synth.synthesize(shaft, orders, severity, self.resonance_hz[group], self.vib_phase[group])
             self.features[group] = snippet_features(wave, high, shaft, orders)
-        return np.where(running[:, :, None], self.features[None, :, :], STOPPED_FEATURES)
+        return self.features
 
 
 def fault_name(fault_id: int) -> str | None:
