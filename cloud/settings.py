@@ -33,45 +33,55 @@ class _Settings(BaseSettings):
 class MqttSettings(_Settings):
     """Broker connection."""
 
-    mqtt_host: str = Field("127.0.0.1", description="MQTT broker host")
-    mqtt_port: int = Field(1883, description="MQTT broker port (8883 with TLS)")
-    mqtt_tls: bool = Field(False, description="connect with TLS")
-    mqtt_ca_file: str = Field("", description="CA certificate for TLS (empty: system CAs)")
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host")
+    mqtt_port: int = Field(default=1883, description="MQTT broker port (8883 with TLS)")
+    mqtt_tls: bool = Field(default=False, description="connect with TLS")
+    mqtt_ca_file: str = Field(default="", description="CA certificate for TLS (empty: system CAs)")
     mqtt_username: str = Field(
-        "bridge",
+        default="bridge",
         validation_alias=AliasChoices("IIOT_MQTT_USERNAME", "IIOT_MQTT_BRIDGE_USERNAME", "mqtt_username"),
         description="MQTT user",
     )
     mqtt_password: str = Field(
-        "",
+        default="",
         validation_alias=AliasChoices("IIOT_MQTT_PASSWORD", "IIOT_MQTT_BRIDGE_PASSWORD", "mqtt_password"),
         description="MQTT password",
     )
-    mqtt_client_id: str = Field("", description="MQTT client id (empty: derived from the service and host)")
-    mqtt_keepalive_s: int = Field(30, description="MQTT keepalive in seconds")
-    mqtt_session_expiry_s: int = Field(300, description="keep the MQTT session (and unacked QoS 1) this long")
+    mqtt_client_id: str = Field(
+        default="", description="MQTT client id (empty: derived from the service and host)"
+    )
+    mqtt_keepalive_s: int = Field(default=30, description="MQTT keepalive in seconds")
+    mqtt_session_expiry_s: int = Field(
+        default=300, description="keep the MQTT session (and unacked QoS 1) this long"
+    )
 
 
 class KafkaSettings(_Settings):
     """Kafka connection and topics."""
 
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
-    kafka_topic_prefix: str = Field("", description="prefix of every topic name (e.g. per site)")
-    kafka_partitions: int = Field(4, description="partitions of topics the services create (co-partitioned)")
-    kafka_linger_ms: int = Field(20, description="producer linger: wait this long to fill a batch")
-    kafka_max_batch_bytes: int = Field(1_048_576, description="producer batch size in bytes")
-    kafka_request_timeout_ms: int = Field(30_000, description="producer request timeout")
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated"
+    )
+    kafka_topic_prefix: str = Field(default="", description="prefix of every topic name (e.g. per site)")
+    kafka_partitions: int = Field(
+        default=4, description="partitions of topics the services create (co-partitioned)"
+    )
+    kafka_linger_ms: int = Field(default=20, description="producer linger: wait this long to fill a batch")
+    kafka_max_batch_bytes: int = Field(default=1_048_576, description="producer batch size in bytes")
+    kafka_request_timeout_ms: int = Field(default=30_000, description="producer request timeout")
 
 
 class InfluxSettings(_Settings):
     """InfluxDB 2.x connection (used when the storage URL is influxdb:// or http(s)://)."""
 
-    influx_url: str = Field("http://127.0.0.1:8086", description="InfluxDB URL")
-    influx_token: str = Field("", description="InfluxDB API token")
-    influx_org: str = Field("iiot", description="InfluxDB organization")
-    influx_bucket: str = Field("telemetry", description="InfluxDB bucket")
-    influx_batch_size: int = Field(5_000, description="points per write request")
-    influx_retry_attempts: int = Field(6, description="write attempts before giving up (exponential backoff)")
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB URL")
+    influx_token: str = Field(default="", description="InfluxDB API token")
+    influx_org: str = Field(default="iiot", description="InfluxDB organization")
+    influx_bucket: str = Field(default="telemetry", description="InfluxDB bucket")
+    influx_batch_size: int = Field(default=5_000, description="points per write request")
+    influx_retry_attempts: int = Field(
+        default=6, description="write attempts before giving up (exponential backoff)"
+    )
 
     def influx_options(self) -> InfluxOptions:
         """The InfluxDB backend's options."""
@@ -89,18 +99,26 @@ class ProcessingSettings(_Settings):
     """Windows, alert thresholds and lifecycle policy."""
 
     windows: str = Field(
-        "1m+10s,5m/1m+10s", description="window specs: size[/step][+lateness], comma separated"
+        default="1m+10s,5m/1m+10s", description="window specs: size[/step][+lateness], comma separated"
     )
-    prediction_enter: float = Field(0.8, description="fault probability that raises a prediction alert")
-    prediction_exit: float = Field(0.6, description="fault probability below which it clears")
-    prediction_min_duration: str = Field("0s", description="how long the probability must stay above enter")
-    defect_window: str = Field("1m", description="sliding window of the defect rate")
-    defect_enter_rate: float = Field(0.10, description="defect rate that raises an alert")
-    defect_exit_rate: float = Field(0.05, description="defect rate below which it clears")
-    defect_min_inspections: int = Field(20, description="inspections needed before the rate counts")
-    node_stale_after: str = Field("30s", description="event time without data before a node is stale")
-    alert_update_interval: str = Field("1m", description="repeats of an open alert emit at most this often")
-    alert_reopen_within: str = Field("0s", description="a raise this soon after a clear reopens the episode")
+    prediction_enter: float = Field(
+        default=0.8, description="fault probability that raises a prediction alert"
+    )
+    prediction_exit: float = Field(default=0.6, description="fault probability below which it clears")
+    prediction_min_duration: str = Field(
+        default="0s", description="how long the probability must stay above enter"
+    )
+    defect_window: str = Field(default="1m", description="sliding window of the defect rate")
+    defect_enter_rate: float = Field(default=0.10, description="defect rate that raises an alert")
+    defect_exit_rate: float = Field(default=0.05, description="defect rate below which it clears")
+    defect_min_inspections: int = Field(default=20, description="inspections needed before the rate counts")
+    node_stale_after: str = Field(default="30s", description="event time without data before a node is stale")
+    alert_update_interval: str = Field(
+        default="1m", description="repeats of an open alert emit at most this often"
+    )
+    alert_reopen_within: str = Field(
+        default="0s", description="a raise this soon after a clear reopens the episode"
+    )
 
     def processing_config(self) -> ProcessingConfig:
         """The processing configuration these settings describe."""
@@ -151,30 +169,34 @@ class BridgeSettings(MqttSettings, KafkaSettings):
     """`iiot cloud bridge`."""
 
     bridge_share_group: str = Field(
-        "iiot-bridge", description="MQTT shared subscription group ($share/<group>/...)"
+        default="iiot-bridge", description="MQTT shared subscription group ($share/<group>/...)"
     )
-    bridge_sparkplug_group: str = Field("+", description="Sparkplug group to bridge ('+' for all)")
-    bridge_heartbeat: str = Field("5s", description="event time between node 'data seen' records")
+    bridge_sparkplug_group: str = Field(default="+", description="Sparkplug group to bridge ('+' for all)")
+    bridge_heartbeat: str = Field(default="5s", description="event time between node 'data seen' records")
     bridge_rebirth_interval: str = Field(
-        "5s", description="minimum time between rebirth requests to one node"
+        default="5s", description="minimum time between rebirth requests to one node"
     )
-    bridge_queue_size: int = Field(10_000, description="MQTT messages buffered before the broker is slowed")
-    bridge_batch: int = Field(500, description="MQTT messages normalized and produced per batch")
+    bridge_queue_size: int = Field(
+        default=10_000, description="MQTT messages buffered before the broker is slowed"
+    )
+    bridge_batch: int = Field(default=500, description="MQTT messages normalized and produced per batch")
 
 
 class WorkerSettings(KafkaSettings, InfluxSettings, ProcessingSettings):
     """`iiot cloud worker`."""
 
-    worker_app_id: str = Field("iiot-processor", description="Faust app id (consumer group, changelog names)")
-    worker_take: int = Field(500, description="events per batch (stream.take)")
-    worker_within: float = Field(0.5, description="seconds to wait for a batch to fill")
-    worker_store: str = Field(
-        "memory://", description="Faust table store (memory:// recovers from changelogs)"
+    worker_app_id: str = Field(
+        default="iiot-processor", description="Faust app id (consumer group, changelog names)"
     )
-    worker_data_dir: str = Field("var/faust", description="Faust data directory")
-    worker_web_port: int = Field(6066, description="Faust web port")
+    worker_take: int = Field(default=500, description="events per batch (stream.take)")
+    worker_within: float = Field(default=0.5, description="seconds to wait for a batch to fill")
+    worker_store: str = Field(
+        default="memory://", description="Faust table store (memory:// recovers from changelogs)"
+    )
+    worker_data_dir: str = Field(default="var/faust", description="Faust data directory")
+    worker_web_port: int = Field(default=6066, description="Faust web port")
     storage_url: str = Field(
-        "influxdb://127.0.0.1:8086", description="storage: influxdb://host:port or sqlite:///file"
+        default="influxdb://127.0.0.1:8086", description="storage: influxdb://host:port or sqlite:///file"
     )
 
 
@@ -182,9 +204,9 @@ class EmbeddedSettings(MqttSettings, ProcessingSettings):
     """`iiot cloud embedded`."""
 
     embedded_storage_url: str = Field(
-        "sqlite:///var/iiot-cloud.db", description="storage of the embedded runner"
+        default="sqlite:///var/iiot-cloud.db", description="storage of the embedded runner"
     )
-    embedded_sparkplug_group: str = Field("+", description="Sparkplug group to process ('+' for all)")
+    embedded_sparkplug_group: str = Field(default="+", description="Sparkplug group to process ('+' for all)")
     embedded_tick: float = Field(
-        1.0, description="wall seconds between event-time ticks (stale nodes, shelves)"
+        default=1.0, description="wall seconds between event-time ticks (stale nodes, shelves)"
     )
