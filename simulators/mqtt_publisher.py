@@ -45,6 +45,7 @@ class MqttTwinPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self._connected = threading.Event()
+        self._answered = threading.Event()
         self._refused: str | None = None
         self._seq: defaultdict[str, int] = defaultdict(int)
         self._maintained: set[str] = set()
@@ -56,6 +57,7 @@ class MqttTwinPublisher:
             self._refused = str(reason)
         else:
             self._connected.set()
+        self._answered.set()
         log.info("mqtt connect %s:%s -> %s", self.settings.mqtt_host, self.settings.mqtt_port, reason)
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -69,7 +71,8 @@ class MqttTwinPublisher:
         except (OSError, ValueError) as exc:
             raise PublishError(f"cannot connect to MQTT {s.mqtt_host}:{s.mqtt_port}: {exc}", retriable=True) from exc
         self.client.loop_start()
-        if not self._connected.wait(s.mqtt_connect_timeout_s) or self._refused:
+        self._answered.wait(s.mqtt_connect_timeout_s)
+        if not self._connected.is_set() or self._refused:
             self.client.loop_stop()
             why = f"refused: {self._refused}" if self._refused else f"no CONNACK in {s.mqtt_connect_timeout_s}s"
             raise PublishError(f"MQTT {s.mqtt_host}:{s.mqtt_port} {why}", retriable=self._refused is None)
