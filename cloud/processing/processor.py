@@ -66,7 +66,7 @@ class ProcessingConfig:
 
 @dataclass(frozen=True, slots=True)
 class KeyState:
-    """All processing state of one partition key; ``position`` is kept by adapters (input offset)."""
+    """All processing state of one key; ``positions`` (topic -> last applied offset) is kept by adapters."""
 
     aggregator: AggregatorState = field(default_factory=AggregatorState)
     predictions: Mapping[str, HysteresisState] = field(default_factory=dict)
@@ -75,7 +75,7 @@ class KeyState:
     nodes: Mapping[tuple[str, str], NodeHealthState] = field(default_factory=dict)
     alerts: AlertBook = field(default_factory=AlertBook)
     watermark_ms: int | None = None
-    position: int = -1
+    positions: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,9 @@ class Processor:
                     alerts.extend(emitted)
 
         aggregator, aggregates = self.aggregator.step(state.aggregator, points)
-        new_state = KeyState(aggregator, predictions, ranges, defects, nodes, book, watermark, state.position)
+        new_state = KeyState(
+            aggregator, predictions, ranges, defects, nodes, book, watermark, state.positions
+        )
         stamped = tuple(replace(alert, key=key) for alert in alerts)
         return new_state, StepResult(aggregates, stamped, tuple(rejected))
 

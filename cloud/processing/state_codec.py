@@ -131,7 +131,7 @@ def key_state_to_json(state: KeyState) -> bytes:
             "closed": [alert_to_dict(a) for _, a in sorted(state.alerts.closed.items())],
         },
         "wm": state.watermark_ms,
-        "pos": state.position,
+        "pos": dict(sorted(state.positions.items())),
     }
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
@@ -164,7 +164,7 @@ def key_state_from_json(raw: bytes | str) -> KeyState:
                 {(a.source, a.kind): a for a in open_alerts}, {(a.source, a.kind): a for a in closed_alerts}
             ),
             watermark_ms=data["wm"],
-            position=int(data["pos"]),
+            positions={str(k): int(v) for k, v in data["pos"].items()},
         )
     except StateCodecError:
         raise

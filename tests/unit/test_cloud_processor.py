@@ -142,9 +142,9 @@ def test_tick_makes_a_silent_node_stale() -> None:
     assert (stale.kind, stale.key) == ("node.stale", "node/plant/edge1")
 
 
-def test_step_keeps_the_position_and_flush_returns_open_windows() -> None:
+def test_step_keeps_the_positions_and_flush_returns_open_windows() -> None:
     processor = Processor(CONFIG)
     events: list[Event] = [TelemetryPoint("m1", "temperature", 1_000, 50.0)]
-    state, _ = processor.step("m1", KeyState(position=41), events)
-    assert state.position == 41
+    state, _ = processor.step("m1", KeyState(positions={"t": 41}), events)
+    assert state.positions == {"t": 41}
     assert [a.final for a in processor.flush(state)] == [False, False, False]

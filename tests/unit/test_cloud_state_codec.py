@@ -49,7 +49,9 @@ def test_key_state_round_trip(key: str) -> None:
 
 
 def test_empty_state_round_trip() -> None:
-    assert key_state_from_json(key_state_to_json(KeyState(position=9))) == KeyState(position=9)
+    assert key_state_from_json(key_state_to_json(KeyState(positions={"a": 9}))) == KeyState(
+        positions={"a": 9}
+    )
 
 
 def test_alert_round_trip() -> None:
