@@ -31,7 +31,11 @@ def main() -> None:
     from simulators.twin import Twin
 
     plant = generate_plant(
-        args.machines, args.seed, hazard_per_day=2.0, mean_life_h=2.0, vibration_period_s=args.vibration_period_s
+        args.machines,
+        args.seed,
+        hazard_per_day=2.0,
+        mean_life_h=2.0,
+        vibration_period_s=args.vibration_period_s,
     )
     twin = Twin(plant, args.seed, block_s=args.block_s)
     twin.step_block()  # warm-up: allocations and the first snippets
@@ -49,7 +53,10 @@ def main() -> None:
         values += int(np.isfinite(block.values).sum())  # not timed
     sim = steps * twin.dt_s
     samples = steps * args.machines
-    print(f"python {platform.python_version()}, numpy {np.__version__}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    )
     print(
         f"machines={args.machines} rate={plant.simulation.sample_rate_hz:g} Hz block={args.block_s:g} s "
         f"vibration_period={args.vibration_period_s:g} s sim={sim:.0f} s wall={wall:.2f} s cpu={cpu:.2f} s"
@@ -58,8 +65,10 @@ def main() -> None:
     for name, seconds in (("wall", wall), ("cpu", cpu)):
         print(
             f"[{name:4}] machine samples/s: {samples / seconds:,.0f}  channel values/s: "
-            f"{samples * channels_per_sample / seconds:,.0f} (mean {channels_per_sample:.1f} channels/sample)  "
-            f"published values/s: {values / seconds:,.0f}  speed vs real time: {sim / seconds:.0f}x (goal >= 100x)"
+            f"{samples * channels_per_sample / seconds:,.0f} "
+            f"(mean {channels_per_sample:.1f} channels/sample)  "
+            f"published values/s: {values / seconds:,.0f}  "
+            f"speed vs real time: {sim / seconds:.0f}x (goal >= 100x)"
         )
 
 

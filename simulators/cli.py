@@ -58,15 +58,26 @@ def _fail(exc: SimulatorError) -> click.ClickException:
 
 
 @group.command("run")
-@click.option("--plant", "plant_path", default="demo", show_default=True, help="Plant YAML, or a shipped plant name.")
+@click.option(
+    "--plant", "plant_path", default="demo", show_default=True, help="Plant YAML, or a shipped plant name."
+)
 @click.option("--scenario", "scenario_path", default=None, help="Scenario YAML, or a shipped scenario name.")
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Sim seconds per wall second; 0 = max.")
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="Sim seconds per wall second; 0 = max."
+)
 @click.option("--duration", type=float, default=600.0, show_default=True, help="Sim seconds to run.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--epoch", type=click.Choice(["now", "plant"]), default="now", show_default=True,
-              help="Event time starts at the wall clock (now) or at the plant's simulation.start.")
+@click.option(
+    "--epoch",
+    type=click.Choice(["now", "plant"]),
+    default="now",
+    show_default=True,
+    help="Event time starts at the wall clock (now) or at the plant's simulation.start.",
+)
 @click.option("--mqtt-host", default=None, help="Broker host [env IIOT_TWIN_MQTT_HOST, default localhost].")
-@click.option("--mqtt-port", type=int, default=None, help="Broker port [env IIOT_TWIN_MQTT_PORT, default 1883].")
+@click.option(
+    "--mqtt-port", type=int, default=None, help="Broker port [env IIOT_TWIN_MQTT_PORT, default 1883]."
+)
 @click.option("--mqtt-username", default=None, help="[env IIOT_TWIN_MQTT_USERNAME]")
 @click.option("--mqtt-password", default=None, help="[env IIOT_TWIN_MQTT_PASSWORD]")
 @click.option("--tls/--no-tls", default=None, help="Use TLS [env IIOT_TWIN_MQTT_TLS].")
@@ -107,7 +118,7 @@ def run_command(
         "mqtt_tls": tls,
         "mqtt_ca_file": ca_file,
     }
-    settings = TwinSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = TwinSettings.model_validate({k: v for k, v in overrides.items() if v is not None})
     try:
         plant = load_plant(plant_path)
         scenario = load_scenario(scenario_path) if scenario_path else None
@@ -125,11 +136,14 @@ def run_command(
     except SimulatorError as exc:
         raise _fail(exc) from exc
     click.echo(
-        f"simulated {summary.sim_s:.0f} s in {summary.wall_s:.1f} s: {summary.machine_samples} machine samples, "
+        f"simulated {summary.sim_s:.0f} s in {summary.wall_s:.1f} s: "
+        f"{summary.machine_samples} machine samples, "
         f"{summary.frames} frames, {len(summary.events)} events, max lag {summary.max_lag_s:.2f} s"
     )
     for event in summary.events:
-        click.echo(f"  {event.t_ms} {event.kind} {event.machine_id or event.target or ''} {event.fault or ''}")
+        click.echo(
+            f"  {event.t_ms} {event.kind} {event.machine_id or event.target or ''} {event.fault or ''}"
+        )
 
 
 @group.command("export-timeseries")
@@ -137,21 +151,42 @@ def run_command(
 @click.option("--machines", type=int, default=50, show_default=True, help="Machines in the generated plant.")
 @click.option("--days", type=float, default=1.0, show_default=True, help="Simulated days per split.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--shifted", is_flag=True, help="Export the shifted-parameters generalization test set instead.")
-@click.option("--period-s", type=float, default=10.0, show_default=True, help="Aggregation window in seconds.")
-@click.option("--hazard-per-day", type=float, default=0.3, show_default=True, help="Random faults per machine-day.")
-@click.option("--mean-life-h", type=float, default=24.0, show_default=True, help="Mean fault onset-to-failure time.")
+@click.option(
+    "--shifted", is_flag=True, help="Export the shifted-parameters generalization test set instead."
+)
+@click.option(
+    "--period-s", type=float, default=10.0, show_default=True, help="Aggregation window in seconds."
+)
+@click.option(
+    "--hazard-per-day", type=float, default=0.3, show_default=True, help="Random faults per machine-day."
+)
+@click.option(
+    "--mean-life-h", type=float, default=24.0, show_default=True, help="Mean fault onset-to-failure time."
+)
 def export_timeseries_command(
-    out_dir: Path, machines: int, days: float, seed: int, shifted: bool, period_s: float,
-    hazard_per_day: float, mean_life_h: float,
+    out_dir: Path,
+    machines: int,
+    days: float,
+    seed: int,
+    shifted: bool,
+    period_s: float,
+    hazard_per_day: float,
+    mean_life_h: float,
 ) -> None:
     """Export labelled time series (NPZ per machine + index.json), split by machine and seed."""
     from tqdm import tqdm
 
     from simulators.export import ExportPlan, export_timeseries
 
-    plan = ExportPlan(machines, days, seed, period_s=period_s, shifted=shifted,
-                      hazard_per_day=hazard_per_day, mean_life_h=mean_life_h)
+    plan = ExportPlan(
+        machines,
+        days,
+        seed,
+        period_s=period_s,
+        shifted=shifted,
+        hazard_per_day=hazard_per_day,
+        mean_life_h=mean_life_h,
+    )
     splits = 1 if shifted else 3
     try:
         with tqdm(total=days * 86400.0 * splits, unit="sim-s", desc="export") as bar:
@@ -160,7 +195,9 @@ def export_timeseries_command(
         raise _fail(exc) from exc
     counts = {split: len(ids) for split, ids in index["splits"].items()}
     failures = sum(f["failures"] for f in index["files"])
-    click.echo(f"wrote {len(index['files'])} machines {counts}, {failures} failures, index {out_dir / 'index.json'}")
+    click.echo(
+        f"wrote {len(index['files'])} machines {counts}, {failures} failures, index {out_dir / 'index.json'}"
+    )
 
 
 @group.command("plot")
@@ -169,8 +206,12 @@ def export_timeseries_command(
 @click.option("--scenario", "scenario_path", default=None, help="Scenario YAML or shipped name.")
 @click.option("--duration", type=float, default=3600.0, show_default=True, help="Sim seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("trace.png"), show_default=True)
-def plot_command(plant_path: str, machine_id: str, scenario_path: str | None, duration: float, seed: int, out: Path) -> None:
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("trace.png"), show_default=True
+)
+def plot_command(
+    plant_path: str, machine_id: str, scenario_path: str | None, duration: float, seed: int, out: Path
+) -> None:
     """Plot a machine's sensor traces, health and RUL with fault onset and failure marked."""
     from tqdm import tqdm
 
@@ -187,7 +228,9 @@ def plot_command(plant_path: str, machine_id: str, scenario_path: str | None, du
         raise _fail(exc) from exc
     epoch_ms = int(plant.simulation.start.timestamp() * 1000)
     path = plot_trace(trace, out, epoch_ms)
-    click.echo(f"wrote {path} ({len(trace.events)} events: {', '.join(e.kind for e in trace.events) or 'none'})")
+    click.echo(
+        f"wrote {path} ({len(trace.events)} events: {', '.join(e.kind for e in trace.events) or 'none'})"
+    )
 
 
 @group.command("generate-plant")
@@ -207,5 +250,7 @@ def generate_plant_command(machines: int, seed: int, shifted: bool, out: Path) -
         raise _fail(exc) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(plant.model_dump_json(exclude_defaults=True))
-    out.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8")
+    out.write_text(
+        yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8"
+    )
     click.echo(f"wrote {out}: {len(plant.machine_ids())} machines")

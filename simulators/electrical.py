@@ -23,7 +23,7 @@ def motor_current_a(
     rated_current_a: FloatArray,
     load: FloatArray,
     speed_fraction: FloatArray,
-    starting: FloatArray,
+    starting: FloatArray | NDArray[np.bool_],
     winding: FloatArray,
 ) -> FloatArray:
     """Line current in A per sample; zero when the motor stands still."""

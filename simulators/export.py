@@ -97,7 +97,9 @@ def split_seed(seed: int, split: str) -> int:
     return int(np.random.SeedSequence([seed, *salt]).generate_state(1)[0])
 
 
-def assign_splits(machine_ids: tuple[str, ...], seed: int, fractions: tuple[float, float, float]) -> dict[str, list[str]]:
+def assign_splits(
+    machine_ids: tuple[str, ...], seed: int, fractions: tuple[float, float, float]
+) -> dict[str, list[str]]:
     """Deal machines into train, val and test by a seeded permutation (each machine in exactly one)."""
     if any(f < 0 for f in fractions) or sum(fractions) <= 0:
         raise ExportError(f"split fractions must be non-negative and not all zero, got {fractions}")
@@ -120,20 +122,22 @@ def run_split(
     progress: Callable[[float], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Simulate one split's plant and write one NPZ per machine; return their index entries."""
-    per_window = int(round(period_s * plant.simulation.sample_rate_hz))
+    per_window = round(period_s * plant.simulation.sample_rate_hz)
     if per_window < 1 or abs(per_window / plant.simulation.sample_rate_hz - period_s) > 1e-9:
         raise ExportError(f"period_s={period_s} must be a whole number of samples")
-    windows_per_block = max(1, int(round(10.0 / period_s)))
+    windows_per_block = max(1, round(10.0 / period_s))
     twin = Twin(plant, seed, block_s=period_s * windows_per_block)
     acc = _Accumulator(twin.index.ids, twin.sensor_table.present)
     events: dict[str, list[dict[str, Any]]] = {mid: [] for mid in twin.index.ids}
-    end_step = int(round(days * 86400.0 / twin.dt_s))
+    end_step = round(days * 86400.0 / twin.dt_s)
     while twin.step < end_step:
         block = twin.step_block()
         acc.add(block, per_window)
         for event in block.events:
             if event.machine_id:
-                events[event.machine_id].append({"t_ms": event.t_ms, "kind": event.kind, "fault": event.fault})
+                events[event.machine_id].append(
+                    {"t_ms": event.t_ms, "kind": event.kind, "fault": event.fault}
+                )
         if progress is not None:
             progress(block.steps * twin.dt_s)
     entries = []
@@ -145,7 +149,8 @@ def run_split(
         names = np.array([c for c, keep in zip(CHANNELS, channels[i], strict=True) if keep])
         path = split_dir / f"{machine_id}.npz"
         try:
-            np.savez_compressed(path, channels=names, **arrays)
+            payload: dict[str, Any] = {"channels": names, **arrays}
+            np.savez_compressed(path, **payload)
         except OSError as exc:
             raise ExportError(f"cannot write {path}: {exc}") from exc
         entries.append(
@@ -173,17 +178,25 @@ def export_timeseries(
     plants: list[tuple[str, PlantSpec]] = []
     if plan.shifted:
         shifted = generate_plant(
-            plan.machines, plan.seed, shifted=True, hazard_per_day=plan.hazard_per_day, mean_life_h=plan.mean_life_h
+            plan.machines,
+            plan.seed,
+            shifted=True,
+            hazard_per_day=plan.hazard_per_day,
+            mean_life_h=plan.mean_life_h,
         )
         plants.append((SHIFTED_SPLIT, shifted))
     else:
-        plant = generate_plant(plan.machines, plan.seed, hazard_per_day=plan.hazard_per_day, mean_life_h=plan.mean_life_h)
+        plant = generate_plant(
+            plan.machines, plan.seed, hazard_per_day=plan.hazard_per_day, mean_life_h=plan.mean_life_h
+        )
         for split, ids in assign_splits(plant.machine_ids(), plan.seed, plan.fractions).items():
             if ids:
                 plants.append((split, subset_plant(plant, frozenset(ids), f"{plant.name}-{split}")))
     files: list[dict[str, Any]] = []
     for split, plant in plants:
-        files += run_split(plant, split_seed(plan.seed, split), plan.days, plan.period_s, out, split, progress)
+        files += run_split(
+            plant, split_seed(plan.seed, split), plan.days, plan.period_s, out, split, progress
+        )
     index = {
         "format": FORMAT,
         "seed": plan.seed,
@@ -193,7 +206,9 @@ def export_timeseries(
         "shifted": plan.shifted,
         "fault_names": list(FAULT_NAMES),
         "rul_cap_s": RUL_CAP_S,
-        "splits": {split: sorted(f["machine_id"] for f in files if f["split"] == split) for split, _ in plants},
+        "splits": {
+            split: sorted(f["machine_id"] for f in files if f["split"] == split) for split, _ in plants
+        },
         "seeds": {split: split_seed(plan.seed, split) for split, _ in plants},
         "files": files,
     }

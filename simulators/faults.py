@@ -137,21 +137,26 @@ class FaultBook:
         types = [f for f in FaultType if f is not FaultType.NONE]
         allowed = self.allowed
         self._eligible = np.array(
-            [[kind in APPLICABLE[f] and (allowed is None or f.label in allowed) for f in types] for kind in self.kinds],
+            [
+                [kind in APPLICABLE[f] and (allowed is None or f.label in allowed) for f in types]
+                for kind in self.kinds
+            ],
             dtype=float,
         ).reshape(n, len(types))
 
     def life_steps(self, fault: FaultType, life_s: float | None = None, progression: float = 1.0) -> int:
         """Onset-to-failure life in whole steps (scripted ``life_s`` or the plant's mean life)."""
         seconds = life_s if life_s is not None else self.mean_life_s * LIFE_FACTOR[fault] / progression
-        return max(1, int(round(seconds / self.dt_s)))
+        return max(1, round(seconds / self.dt_s))
 
-    def inject(self, machine: int, fault: FaultType, step: int, life_steps: int, source: str = "scenario") -> None:
+    def inject(
+        self, machine: int, fault: FaultType, step: int, life_steps: int, source: str = "scenario"
+    ) -> None:
         """Start a fault at ``step`` (replacing any fault the machine has) that fails ``life_steps`` later."""
         self.fault[machine] = int(fault)
         self.onset[machine] = step
         self.fail[machine] = step + life_steps
-        self.repair[machine] = step + life_steps + max(1, int(round(self.repair_s / self.dt_s)))
+        self.repair[machine] = step + life_steps + max(1, round(self.repair_s / self.dt_s))
         self._pending.append(FaultTransition(step, machine, "fault_onset", fault, source))
 
     def maintain(self, machine: int, step: int) -> None:
@@ -202,13 +207,19 @@ class FaultBook:
         k_end = k0 + steps
         transitions = [t for t in self._pending if t.step < k_end]
         self._pending = [t for t in self._pending if t.step >= k_end]
-        for machine in np.flatnonzero(has_fault[0] & (self.fail >= k0) & (self.fail < k_end) & (self.fail < self.repair)):
+        for machine in np.flatnonzero(
+            has_fault[0] & (self.fail >= k0) & (self.fail < k_end) & (self.fail < self.repair)
+        ):
             transitions.append(
-                FaultTransition(int(self.fail[machine]), int(machine), "failure", FaultType(self.fault[machine]))
+                FaultTransition(
+                    int(self.fail[machine]), int(machine), "failure", FaultType(self.fault[machine])
+                )
             )
         for machine in np.flatnonzero((self.repair >= k0) & (self.repair < k_end)):
             transitions.append(
-                FaultTransition(int(self.repair[machine]), int(machine), "maintenance", FaultType(self.fault[machine]))
+                FaultTransition(
+                    int(self.repair[machine]), int(machine), "maintenance", FaultType(self.fault[machine])
+                )
             )
             self.fault[machine] = int(FaultType.NONE)
             self.onset[machine] = NO_STEP

@@ -40,8 +40,8 @@ class PumpPoint:
 def pump_operating_point(
     speed_ratio: FloatArray,
     clogging: FloatArray,
-    rated_flow_m3h: FloatArray,
-    rated_head_m: FloatArray,
+    rated_flow_m3h: FloatArray | float,
+    rated_head_m: FloatArray | float,
 ) -> PumpPoint:
     """Intersect pump and system curves for every sample (arrays broadcast together)."""
     s2 = np.square(np.clip(speed_ratio, 0.0, None))

@@ -1,4 +1,4 @@
-"""Thin paho-mqtt 2.x adapter: publishes the twin's batches, truth and frames as a PLC gateway and cameras would.
+"""Thin paho-mqtt 2.x adapter: publishes the twin's batches, truth and frames like PLC gateways and cameras.
 
 QoS 1 by default, user name and password, optional TLS with a CA file. paho's errors become
 ``PublishError`` with ``retriable`` set, so callers never inspect paho types.
@@ -69,16 +69,22 @@ class MqttTwinPublisher:
         try:
             self.client.connect(s.mqtt_host, s.mqtt_port, keepalive=30)
         except (OSError, ValueError) as exc:
-            raise PublishError(f"cannot connect to MQTT {s.mqtt_host}:{s.mqtt_port}: {exc}", retriable=True) from exc
+            raise PublishError(
+                f"cannot connect to MQTT {s.mqtt_host}:{s.mqtt_port}: {exc}", retriable=True
+            ) from exc
         self.client.loop_start()
         self._answered.wait(s.mqtt_connect_timeout_s)
         if not self._connected.is_set() or self._refused:
             self.client.loop_stop()
-            why = f"refused: {self._refused}" if self._refused else f"no CONNACK in {s.mqtt_connect_timeout_s}s"
+            why = (
+                f"refused: {self._refused}" if self._refused else f"no CONNACK in {s.mqtt_connect_timeout_s}s"
+            )
             raise PublishError(f"MQTT {s.mqtt_host}:{s.mqtt_port} {why}", retriable=self._refused is None)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             if self._last_info is not None and self._connected.is_set():
                 self._last_info.wait_for_publish(timeout=self.settings.mqtt_connect_timeout_s)
@@ -92,7 +98,9 @@ class MqttTwinPublisher:
         for message in messages:
             info = self.client.publish(message.topic, message.payload, qos=self.settings.mqtt_qos)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                raise PublishError(f"publish to {message.topic} failed: {mqtt.error_string(info.rc)}", retriable=True)
+                raise PublishError(
+                    f"publish to {message.topic} failed: {mqtt.error_string(info.rc)}", retriable=True
+                )
             self._last_info = info
             self.published += 1
 

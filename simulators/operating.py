@@ -85,7 +85,11 @@ def periodic_load(
 
 
 def program_level(
-    t_s: FloatArray, machine_salt: NDArray[np.uint64], program_s: FloatArray, levels: FloatArray, n_levels: NDArray[np.int64]
+    t_s: FloatArray,
+    machine_salt: NDArray[np.uint64],
+    program_s: FloatArray,
+    levels: FloatArray,
+    n_levels: NDArray[np.int64],
 ) -> FloatArray:
     """Speed-program level ``[T, N]``: a hashed choice among each machine's levels per program slot."""
     slot = np.floor(t_s[:, None] / program_s).astype(np.uint64)

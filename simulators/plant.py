@@ -19,7 +19,8 @@ MachineKind = Literal["motor", "pump", "spindle", "conveyor"]
 SensorType = Literal["temperature", "current", "speed", "vibration", "pressure", "flow"]
 MACHINE_KINDS: tuple[str, ...] = ("motor", "pump", "spindle", "conveyor")
 PUMP_ONLY_SENSORS = frozenset({"pressure", "flow"})
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLANTS_DIR = Path(__file__).parent / "plants"
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -33,10 +34,10 @@ class _Model(BaseModel):
 class BearingSpec(_Model):
     """Rolling-element bearing geometry, used for the defect frequencies."""
 
-    n_balls: int = Field(9, ge=3, le=40)
+    n_balls: int = Field(default=9, ge=3, le=40)
     ball_diameter_mm: PositiveFloat = 7.94
     pitch_diameter_mm: PositiveFloat = 39.04
-    contact_angle_deg: float = Field(0.0, ge=0, le=45)
+    contact_angle_deg: float = Field(default=0.0, ge=0, le=45)
 
     @model_validator(mode="after")
     def _ball_fits(self) -> BearingSpec:
@@ -97,9 +98,9 @@ class MachineSpec(_Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     kind: MachineKind
     rated: RatedSpec
-    bearing: BearingSpec = BearingSpec()
-    thermal: ThermalSpec = ThermalSpec()
-    load: LoadSpec = LoadSpec()
+    bearing: BearingSpec = Field(default_factory=BearingSpec)
+    thermal: ThermalSpec = Field(default_factory=ThermalSpec)
+    load: LoadSpec = Field(default_factory=LoadSpec)
     sensors: tuple[SensorSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -114,7 +115,9 @@ class MachineSpec(_Model):
         else:
             wrong = sorted(PUMP_ONLY_SENSORS & set(types))
             if wrong:
-                raise ValueError(f"machine {self.id} is a {self.kind}: {', '.join(wrong)} sensors need a pump")
+                raise ValueError(
+                    f"machine {self.id} is a {self.kind}: {', '.join(wrong)} sensors need a pump"
+                )
         return self
 
 
@@ -142,7 +145,7 @@ class ScheduleSpec(_Model):
     """When a line runs: shifts on working days (none listed means around the clock), ramp times."""
 
     shifts: tuple[ShiftSpec, ...] = ()
-    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = WEEKDAYS
+    days: tuple[Weekday, ...] = WEEKDAYS
     startup_s: PositiveFloat = 30.0
     stop_s: PositiveFloat = 20.0
 
@@ -162,7 +165,7 @@ class LineSpec(_Model):
     """A production line: its schedule, machines and cameras."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    schedule: ScheduleSpec = ScheduleSpec()
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     machines: tuple[MachineSpec, ...] = Field(min_length=1)
     cameras: tuple[CameraSpec, ...] = ()
 
@@ -186,7 +189,7 @@ class SiteSpec(_Model):
 
 
 class FaultRatesSpec(_Model):
-    """Random fault injection: hazard per machine-day, mean onset-to-failure life, repair time, allowed types."""
+    """Random faults: hazard per machine-day, mean onset-to-failure life, repair time, allowed types."""
 
     hazard_per_day: Annotated[float, Field(ge=0)] = 0.02
     mean_life_h: PositiveFloat = 24.0
@@ -198,8 +201,15 @@ class FaultRatesSpec(_Model):
     @field_validator("types")
     @classmethod
     def _known_types(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        known = ("bearing_outer", "bearing_inner", "imbalance", "misalignment", "cooling_failure",
-                 "winding_fault", "pump_clogging")
+        known = (
+            "bearing_outer",
+            "bearing_inner",
+            "imbalance",
+            "misalignment",
+            "cooling_failure",
+            "winding_fault",
+            "pump_clogging",
+        )
         unknown = [v for v in value or () if v not in known]
         if unknown:
             raise ValueError(f"unknown fault types {unknown} (known: {', '.join(known)})")
@@ -229,7 +239,8 @@ class SimulationSpec(_Model):
         steps = self.block_s * self.sample_rate_hz
         if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
             raise ValueError(
-                f"block_s ({self.block_s}) times sample_rate_hz ({self.sample_rate_hz}) must be a whole number"
+                f"block_s ({self.block_s}) times sample_rate_hz ({self.sample_rate_hz}) "
+                "must be a whole number"
             )
         return self
 
@@ -239,8 +250,8 @@ class PlantSpec(_Model):
 
     name: str
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "plant"
-    simulation: SimulationSpec = SimulationSpec()
-    faults: FaultRatesSpec = FaultRatesSpec()
+    simulation: SimulationSpec = Field(default_factory=SimulationSpec)
+    faults: FaultRatesSpec = Field(default_factory=FaultRatesSpec)
     sites: tuple[SiteSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -321,7 +332,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
 def parse_plant(data: Any, source: str = "<plant>") -> PlantSpec:
     """Validate a plant description already read from YAML or built in code."""
     if not isinstance(data, dict):
-        raise PlantConfigError(f"{source}: the plant description must be a mapping, got {type(data).__name__}")
+        raise PlantConfigError(
+            f"{source}: the plant description must be a mapping, got {type(data).__name__}"
+        )
     try:
         return PlantSpec.model_validate(data)
     except ValidationError as exc:
@@ -384,7 +397,10 @@ def _machine_dict(kind: str, mid: str, rng: np.random.Generator, shifted: bool) 
     rated: dict[str, Any] = {"power_kw": power, "speed_rpm": float(rng.choice(speeds))}
     if kind == "pump":
         rated |= {"flow_m3h": round(power * uniform(6, 10), 1), "head_m": uniform(20, 60)}
-        sensors += [{"type": "pressure", "rate_hz": 10.0, "noise_scale": noise}, {"type": "flow", "rate_hz": 10.0}]
+        sensors += [
+            {"type": "pressure", "rate_hz": 10.0, "noise_scale": noise},
+            {"type": "flow", "rate_hz": 10.0},
+        ]
     load: dict[str, Any] = {
         "mean": uniform(0.75, 1.0) if shifted else uniform(0.45, 0.8),
         "amplitude": uniform(0.2, 0.3) if shifted else uniform(0.05, 0.2),
@@ -398,7 +414,13 @@ def _machine_dict(kind: str, mid: str, rng: np.random.Generator, shifted: bool) 
         "id": mid,
         "kind": kind,
         "rated": rated,
-        "bearing": dict(zip(("n_balls", "ball_diameter_mm", "pitch_diameter_mm", "contact_angle_deg"), bearing)),
+        "bearing": dict(
+            zip(
+                ("n_balls", "ball_diameter_mm", "pitch_diameter_mm", "contact_angle_deg"),
+                bearing,
+                strict=True,
+            )
+        ),
         "thermal": {"tau_s": tau, "rise_c": uniform(30, 55)},
         "load": load,
         "sensors": sensors,
@@ -441,7 +463,9 @@ def generate_plant(
     return parse_plant(data, f"generate_plant({n_machines}, seed={seed})")
 
 
-def subset_plant(plant: PlantSpec, machine_ids: set[str] | frozenset[str], name: str | None = None) -> PlantSpec:
+def subset_plant(
+    plant: PlantSpec, machine_ids: set[str] | frozenset[str], name: str | None = None
+) -> PlantSpec:
     """The same plant with only the given machines (lines and sites left empty are dropped, cameras too)."""
     data = plant.model_dump(mode="json")
     sites = []
@@ -454,5 +478,7 @@ def subset_plant(plant: PlantSpec, machine_ids: set[str] | frozenset[str], name:
         if lines:
             sites.append(site | {"lines": lines})
     if not sites:
-        raise PlantConfigError(f"none of the {len(machine_ids)} requested machines is in plant {plant.name!r}")
+        raise PlantConfigError(
+            f"none of the {len(machine_ids)} requested machines is in plant {plant.name!r}"
+        )
     return parse_plant(data | {"sites": sites, "name": name or plant.name}, f"subset of {plant.name}")

@@ -27,7 +27,11 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pressure [bar]", ("pressure_bar",)),
     ("flow [m³/h]", ("flow_m3h",)),
 )
-EVENT_STYLE = {"fault_onset": ("tab:orange", "--"), "failure": ("tab:red", "-"), "maintenance": ("tab:green", ":")}
+EVENT_STYLE = {
+    "fault_onset": ("tab:orange", "--"),
+    "failure": ("tab:red", "-"),
+    "maintenance": ("tab:green", ":"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ def record_trace(
         raise SimulatorError(f"machine {machine_id!r} is not in plant {plant.name!r}") from exc
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("values", "health", "rul", "fault")}
     events: list[TwinEvent] = []
-    end_step = int(round(duration_s / twin.dt_s))
+    end_step = round(duration_s / twin.dt_s)
     channels: tuple[str, ...] = ()
     while twin.step < end_step:
         block = twin.step_block()
@@ -132,8 +136,14 @@ def plot_trace(trace: MachineTrace, out: str | Path, epoch_ms: int) -> Path:
         for ax in axes:
             ax.axvline(at, color=colour, ls=style, lw=1.2)
         axes[0].annotate(
-            f"{event.kind} {event.fault or ''}".strip(), (at, 1.0), xycoords=("data", "axes fraction"),
-            fontsize=7, color=colour, rotation=0, va="bottom", ha="left",
+            f"{event.kind} {event.fault or ''}".strip(),
+            (at, 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            color=colour,
+            rotation=0,
+            va="bottom",
+            ha="left",
         )
     faults = sorted({FAULT_NAMES[int(f)] for f in np.unique(trace.fault) if f})
     fig.suptitle(f"{trace.machine_id} ({trace.kind}) — faults: {', '.join(faults) or 'none'}", y=0.995)

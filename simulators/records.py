@@ -13,7 +13,7 @@ from simulators.faults import FAULT_NAMES
 
 @dataclass(frozen=True, slots=True)
 class TwinEvent:
-    """Something that happened at a sim time: fault onset, failure, maintenance, sensor fault, harness event."""
+    """Something at a sim time: fault onset, failure, maintenance, sensor fault or harness event."""
 
     t_ms: int
     kind: str
@@ -49,7 +49,7 @@ class MachineBatch:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TwinBlock:
-    """All machines over ``T`` steps: measured values ``[T, N, C]`` (NaN = no sample) and ground truth ``[T, N]``."""
+    """All machines over ``T`` steps: values ``[T, N, C]`` (NaN = no sample) and ground truth ``[T, N]``."""
 
     step0: int
     dt_ms: int

@@ -121,7 +121,7 @@ class PlantRunner:
         summary = RunSummary()
         started = time.monotonic()
         self.pacer.start()
-        end_step = self.twin.step + int(round(duration_s / self.twin.dt_s))
+        end_step = self.twin.step + round(duration_s / self.twin.dt_s)
         while self.twin.step < end_step:
             block = self.twin.step_block()
             self._deliver(block, summary)
@@ -139,7 +139,13 @@ class PlantRunner:
         summary.machine_samples += block.steps * len(index.ids)
         for event in block.events:
             summary.events.append(event)
-            log.info("t=%d %s %s %s", event.t_ms, event.kind, event.machine_id or event.target or "", event.fault or "")
+            log.info(
+                "t=%d %s %s %s",
+                event.t_ms,
+                event.kind,
+                event.machine_id or event.target or "",
+                event.fault or "",
+            )
             for sink in self.sinks:
                 sink.event(event)
         for i in range(len(index.ids)):
@@ -168,8 +174,13 @@ class PlantRunner:
                 frame = rig.capture(t_ms, health, fault, placement.machine_kind)
                 captures.append(
                     CameraCapture(
-                        placement.site_id, placement.line_id, placement.camera.id, placement.camera.machine,
-                        health, fault, frame,
+                        placement.site_id,
+                        placement.line_id,
+                        placement.camera.id,
+                        placement.camera.machine,
+                        health,
+                        fault,
+                        frame,
                     )
                 )
         return captures

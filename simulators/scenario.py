@@ -29,7 +29,14 @@ from simulators.faults import APPLICABLE, FaultType
 from simulators.plant import PlantSpec, format_validation_error
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
-HARNESS_EVENTS = ("broker_stop", "broker_start", "agent_kill", "agent_start", "network_cut", "network_restore")
+HARNESS_EVENTS = (
+    "broker_stop",
+    "broker_start",
+    "agent_kill",
+    "agent_start",
+    "network_cut",
+    "network_restore",
+)
 SensorName = Literal["temperature", "current", "speed", "vibration", "pressure", "flow"]
 
 
@@ -88,7 +95,9 @@ class SensorDrift(_Action):
 class HarnessEvent(_Action):
     """An event for the harness (broker or agent stop/start); the twin only reports it."""
 
-    action: Literal["broker_stop", "broker_start", "agent_kill", "agent_start", "network_cut", "network_restore"]
+    action: Literal[
+        "broker_stop", "broker_start", "agent_kill", "agent_start", "network_cut", "network_restore"
+    ]
     target: str | None = None
 
 
@@ -123,7 +132,9 @@ class Scenario(BaseModel):
             elif isinstance(action, InjectFault) and kinds[machine] not in APPLICABLE[action.fault_type]:
                 problems.append(f"actions.{i}: a {kinds[machine]} cannot have fault {action.fault}")
         if problems:
-            raise ScenarioError(f"scenario {self.name!r} does not fit plant {plant.name!r}:\n  - " + "\n  - ".join(problems))
+            raise ScenarioError(
+                f"scenario {self.name!r} does not fit plant {plant.name!r}:\n  - " + "\n  - ".join(problems)
+            )
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -140,4 +151,6 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc, str(candidate)).replace("plant description", "scenario")) from exc
+        raise ScenarioError(
+            format_validation_error(exc, str(candidate)).replace("plant description", "scenario")
+        ) from exc

@@ -57,7 +57,7 @@ SENSOR_CHANNELS: dict[str, tuple[int, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class SensorTable:
-    """Per machine and channel ``[N, C]``: presence, decimation, noise, quantization, dropout; jitter ``[N]``."""
+    """Per machine and channel ``[N, C]``: presence, decimation, noise, quantum, dropout; jitter ``[N]``."""
 
     present: NDArray[np.bool_]
     every: NDArray[np.int64]
@@ -83,7 +83,7 @@ class SensorTable:
             for sensor in machine.sensors:
                 cols = list(SENSOR_CHANNELS[sensor.type])
                 present[i, cols] = True
-                every[i, cols] = int(round(base / sensor.rate_hz))
+                every[i, cols] = round(base / sensor.rate_hz)
                 scale[i, cols] = sensor.noise_scale
                 dropout[i, cols] = sensor.dropout
                 if sensor.quantization is not None:
@@ -127,7 +127,14 @@ class RandomBank:
 class SensorLayer:
     """Applies sensor realism to clean channel values and keeps the sensor-fault state."""
 
-    def __init__(self, table: SensorTable, dt_s: float, rng: np.random.Generator, stuck_per_day: float, drift_per_day: float) -> None:
+    def __init__(
+        self,
+        table: SensorTable,
+        dt_s: float,
+        rng: np.random.Generator,
+        stuck_per_day: float,
+        drift_per_day: float,
+    ) -> None:
         self.table = table
         self.dt_s = dt_s
         self.rng = rng

@@ -18,7 +18,9 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 
 
-def steady_state_c(ambient_c: FloatArray | float, loss_w: FloatArray, resistance_k_per_w: FloatArray) -> FloatArray:
+def steady_state_c(
+    ambient_c: FloatArray | float, loss_w: FloatArray, resistance_k_per_w: FloatArray
+) -> FloatArray:
     """Temperature the machine settles at for a constant loss: ambient plus R times the loss."""
     return np.asarray(ambient_c) + resistance_k_per_w * loss_w
 
@@ -28,10 +30,8 @@ def thermal_step(temp_c: FloatArray, steady_c: FloatArray, tau_s: FloatArray, dt
     return steady_c + (temp_c - steady_c) * np.exp(-dt_s / tau_s)
 
 
-def simulate_thermal(
-    temp0_c: FloatArray, steady_c: FloatArray, tau_s: FloatArray, dt_s: float
-) -> FloatArray:
-    """Temperatures ``[T, N]`` after each of T steps, from ``temp0_c`` ``[N]`` and per-step inputs ``[T, N]``."""
+def simulate_thermal(temp0_c: FloatArray, steady_c: FloatArray, tau_s: FloatArray, dt_s: float) -> FloatArray:
+    """Temperatures ``[T, N]`` after each step, from ``temp0_c`` ``[N]`` and per-step inputs ``[T, N]``."""
     decay = np.exp(-dt_s / tau_s)
     out = np.empty_like(steady_c)
     temp = np.asarray(temp0_c, dtype=np.float64)

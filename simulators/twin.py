@@ -31,10 +31,24 @@ from simulators.faults import FAULT_NAMES, FaultBook, FaultLabels, FaultTransiti
 from simulators.operating import ShiftCalendar, ou_wander, periodic_load, program_level, ramp_speed
 from simulators.plant import PlantSpec
 from simulators.records import TwinBlock, TwinEvent
-from simulators.scenario import HarnessEvent, InjectFault, Maintenance, Scenario, ScenarioAction, SensorDrift, SensorStuck
+from simulators.scenario import (
+    HarnessEvent,
+    InjectFault,
+    Maintenance,
+    Scenario,
+    ScenarioAction,
+    SensorDrift,
+    SensorStuck,
+)
 from simulators.sensors import CHANNELS, SensorLayer, SensorTable
 from simulators.thermal import simulate_thermal, thermal_resistance
-from simulators.vibration import FEATURE_NAMES, SnippetSynth, VibrationSeverity, bearing_frequencies, snippet_features
+from simulators.vibration import (
+    FEATURE_NAMES,
+    SnippetSynth,
+    VibrationSeverity,
+    bearing_frequencies,
+    snippet_features,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -83,9 +97,9 @@ class Twin:
         sim = plant.simulation
         self.plant = plant
         self.seed = seed
-        self.dt_ms = int(round(1000.0 / sim.sample_rate_hz))
+        self.dt_ms = round(1000.0 / sim.sample_rate_hz)
         self.dt_s = self.dt_ms / 1000.0
-        self.block_steps = max(1, int(round((block_s or sim.block_s) / self.dt_s)))
+        self.block_steps = max(1, round((block_s or sim.block_s) / self.dt_s))
         self.epoch_ms = int(sim.start.timestamp() * 1000) if epoch_ms is None else int(epoch_ms)
         self.step = 0
         self.rngs = subsystem_rngs(seed)
@@ -163,7 +177,7 @@ class Twin:
             drift_per_day=faults.sensor_drift_per_day if random_faults else 0.0,
         )
         self.synth = SnippetSynth(self.rngs["vibration"])
-        self.vib_period_blocks = max(1, int(round(sim.vibration_period_s / (self.block_steps * self.dt_s))))
+        self.vib_period_blocks = max(1, round(sim.vibration_period_s / (self.block_steps * self.dt_s)))
 
         self.speed_fraction = np.zeros(n)
         self.temperature = np.full(n, sim.ambient_c)
@@ -191,15 +205,17 @@ class Twin:
 
     def _apply_actions(self, k0: int, k_end: int) -> list[TwinEvent]:
         events: list[TwinEvent] = []
-        due = [a for a in self._actions if int(round(a.at_s / self.dt_s)) < k_end]
-        self._actions = [a for a in self._actions if int(round(a.at_s / self.dt_s)) >= k_end]
+        due = [a for a in self._actions if round(a.at_s / self.dt_s) < k_end]
+        self._actions = [a for a in self._actions if round(a.at_s / self.dt_s) >= k_end]
         for action in due:
-            step = max(int(round(action.at_s / self.dt_s)), k0)
+            step = max(round(action.at_s / self.dt_s), k0)
             t_ms = self.epoch_ms + step * self.dt_ms
             if isinstance(action, InjectFault):
                 i = self.index.position(action.machine)
                 fault = action.fault_type
-                self.faults.inject(i, fault, step, self.faults.life_steps(fault, action.life_s, action.progression))
+                self.faults.inject(
+                    i, fault, step, self.faults.life_steps(fault, action.life_s, action.progression)
+                )
             elif isinstance(action, Maintenance):
                 self.faults.maintain(self.index.position(action.machine), step)
             elif isinstance(action, SensorStuck | SensorDrift):
@@ -208,7 +224,9 @@ class Twin:
                     self.sensors.stick(i, action.sensor, step)
                 else:
                     self.sensors.drift(i, action.sensor, step, action.per_hour)
-                events.append(TwinEvent(t_ms, action.action, action.machine, None, "scenario", None, action.sensor))
+                events.append(
+                    TwinEvent(t_ms, action.action, action.machine, None, "scenario", None, action.sensor)
+                )
             elif isinstance(action, HarnessEvent):
                 events.append(TwinEvent(t_ms, action.action, None, None, "scenario", action.target))
         return events
@@ -228,7 +246,7 @@ class Twin:
         scripted = self._apply_actions(k0, k_end)
         labels, transitions = self.faults.advance(k0, steps)
         k = k0 + np.arange(steps, dtype=np.int64)
-        t_s = k * self.dt_s
+        t_s: FloatArray = k.astype(np.float64) * self.dt_s
         clean, running = self._physics(t_s, labels)
         values = self.sensors.measure(clean, k0)
         jitter = self.sensors.jitter_ms(steps)
@@ -268,18 +286,26 @@ class Twin:
         running = fraction > 0.0
         starting = command & (fraction < 1.0)
 
-        wander = ou_wander(self.wander, self.rngs["load"].standard_normal((steps, self.n)), self.load_noise, self.dt_s)
+        wander = ou_wander(
+            self.wander, self.rngs["load"].standard_normal((steps, self.n)), self.load_noise, self.dt_s
+        )
         self.wander = wander[-1].copy()
         demand = periodic_load(t_s, self.load_mean, self.load_amp, self.load_period, self.load_phase) + wander
         demand = np.clip(demand, 0.05, 1.2)
         level = np.ones((steps, self.n))
         if self.programmed.size:
             q = self.programmed
-            level[:, q] = program_level(t_s, self.salt[q], self.program_s[q], self.levels[q], self.n_levels[q])
+            level[:, q] = program_level(
+                t_s, self.salt[q], self.program_s[q], self.levels[q], self.n_levels[q]
+            )
 
         present = {int(f) for f in np.unique(labels.fault)}
         zeros = np.zeros((steps, self.n))
-        sev = {f: labels.severity(f) if int(f) in present else zeros for f in FaultType if f is not FaultType.NONE}
+        sev = {
+            f: labels.severity(f) if int(f) in present else zeros
+            for f in FaultType
+            if f is not FaultType.NONE
+        }
         outer, inner = sev[FaultType.BEARING_OUTER], sev[FaultType.BEARING_INNER]
         misalign, imbalance = sev[FaultType.MISALIGNMENT], sev[FaultType.IMBALANCE]
         winding, cooling = sev[FaultType.WINDING_FAULT], sev[FaultType.COOLING_FAILURE]
@@ -324,7 +350,9 @@ class Twin:
 
     def _vibration(self, rpm_end: FloatArray, labels: FaultLabels) -> FloatArray:
         """Vibration features ``[N, F]``: fresh snippets for this block's group, the others held."""
-        group = np.flatnonzero(self.vib_group % self.vib_period_blocks == self._block_index % self.vib_period_blocks)
+        group = np.flatnonzero(
+            self.vib_group % self.vib_period_blocks == self._block_index % self.vib_period_blocks
+        )
         if group.size:
             shaft = rpm_end[group] / 60.0
             orders = bearing_frequencies(
@@ -343,7 +371,9 @@ class Twin:
                 misalignment=level(FaultType.MISALIGNMENT),
                 winding=level(FaultType.WINDING_FAULT),
             )
-            wave, high = self.synth.synthesize(shaft, orders, severity, self.resonance_hz[group], self.vib_phase[group])
+            wave, high = self.synth.synthesize(
+                shaft, orders, severity, self.resonance_hz[group], self.vib_phase[group]
+            )
             self.features[group] = snippet_features(wave, high, shaft, orders)
         return self.features
 

@@ -87,7 +87,7 @@ class SnippetSynth:
     ) -> None:
         self.rng = rng
         self.fs_hz = fs_hz
-        self.n_samples = int(round(duration_s * fs_hz))
+        self.n_samples = round(duration_s * fs_hz)
         self.t = (np.arange(self.n_samples, dtype=np.float32) / np.float32(fs_hz))[None, :]
         self._bank = rng.standard_normal((bank_size, self.n_samples), dtype=np.float32)
 
@@ -176,7 +176,9 @@ def snippet_features(
     )
 
 
-def band_power(power: FloatArray, freqs: FloatArray, centre_hz: FloatArray) -> FloatArray:
+def band_power(
+    power: NDArray[np.floating], freqs: NDArray[np.floating], centre_hz: NDArray[np.floating]
+) -> FloatArray:
     """Sum of a one-sided power spectrum in a band around each row's centre (±5 %, at least ±1 bin)."""
     resolution = float(freqs[1] - freqs[0])
     half = np.maximum(0.05 * centre_hz, 1.01 * resolution)

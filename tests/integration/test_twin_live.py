@@ -12,6 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 from stack_settings import StackSettings
 
 from proto import codec, topics
@@ -31,9 +32,18 @@ DECODERS: dict[type, type] = {
     topics.FrameTruthTopic: FrameGroundTruth,
 }
 SCENARIO = Scenario.model_validate(
-    {"name": "live", "actions": [
-        {"at_s": 2, "action": "inject_fault", "machine": "spindle-1", "fault": "bearing_inner", "life_s": 5}
-    ]}
+    {
+        "name": "live",
+        "actions": [
+            {
+                "at_s": 2,
+                "action": "inject_fault",
+                "machine": "spindle-1",
+                "fault": "bearing_inner",
+                "life_s": 5,
+            }
+        ],
+    }
 )
 
 
@@ -43,7 +53,9 @@ def subscriber(stack: StackSettings, topic_filter: str) -> Iterator[queue.Queue[
     account = stack.mqtt_user("harness")
     received: queue.Queue[tuple[str, bytes]] = queue.Queue()
     subscribed: queue.Queue[Any] = queue.Queue()
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"it-twin-{uuid.uuid4().hex[:8]}")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"it-twin-{uuid.uuid4().hex[:8]}"
+    )
     client.username_pw_set(account.username, account.password)
     client.on_message = lambda _c, _u, msg: received.put((msg.topic, bytes(msg.payload)))
     client.on_connect = lambda c, _u, _f, reason, _p: c.subscribe(topic_filter, qos=1)
@@ -66,7 +78,7 @@ def twin_settings(stack: StackSettings, *, tls: bool) -> TwinSettings:
         mqtt_host=stack.mqtt_host,
         mqtt_port=stack.mqtt_tls_port if tls else stack.mqtt_port,
         mqtt_username=account.username,
-        mqtt_password=account.password,
+        mqtt_password=SecretStr(account.password),
         mqtt_tls=tls,
         mqtt_ca_file=stack.mqtt_ca_file if tls else None,
     )
@@ -79,7 +91,8 @@ def drain(received: queue.Queue[tuple[str, bytes]], expected: int) -> list[tuple
         try:
             topic, payload = received.get(timeout=TIMEOUT)
         except queue.Empty:
-            pytest.fail(f"only {len(decoded)} of {expected} twin messages arrived: {Counter(type(t).__name__ for t, _ in decoded)}")
+            arrived = Counter(type(t).__name__ for t, _ in decoded)
+            pytest.fail(f"only {len(decoded)} of {expected} twin messages arrived: {arrived}")
         parsed = topics.parse_topic(topic)
         decoded.append((parsed, codec.decode(DECODERS[type(parsed)], payload)))
     return decoded
@@ -103,10 +116,14 @@ def test_live_run_reaches_mosquitto_and_decodes(stack: StackSettings, tls: bool)
     assert kinds["FramesTopic"] == kinds["FrameTruthTopic"] == summary.frames == 5
     batches = [m for t, m in messages if isinstance(m, SensorBatch) and m.machine_id == "pump-1"]
     assert [b.seq for b in batches] == list(range(1, seconds + 1))
-    assert "flow_m3h" in batches[0].channels and len(batches[0].timestamps_ms) >= 9
+    assert "flow_m3h" in batches[0].channels
+    assert len(batches[0].timestamps_ms) >= 9
     truth = [m for t, m in messages if isinstance(m, MachineGroundTruth) and m.machine_id == "spindle-1"]
-    assert truth[0].fault_type == "normal" and truth[0].health_index == 1.0
-    assert truth[-1].fault_type == "bearing_inner" and truth[-1].failure and truth[-1].rul_seconds == 0.0
+    assert truth[0].fault_type == "normal"
+    assert truth[0].health_index == 1.0
+    assert truth[-1].fault_type == "bearing_inner"
+    assert truth[-1].failure
+    assert truth[-1].rul_seconds == 0.0
     frames = [m for t, m in messages if isinstance(m, CameraFrame)]
     assert all(f.jpeg.startswith(b"\xff\xd8") and f.machine_id == "spindle-1" for f in frames)
 
@@ -114,7 +131,8 @@ def test_live_run_reaches_mosquitto_and_decodes(stack: StackSettings, tls: bool)
 def test_wrong_password_is_a_publish_error(stack: StackSettings) -> None:
     from simulators.errors import PublishError
 
-    settings = twin_settings(stack, tls=False).model_copy(update={"mqtt_password": None, "mqtt_connect_timeout_s": 5.0})
+    settings = twin_settings(stack, tls=False).model_copy(
+        update={"mqtt_password": None, "mqtt_connect_timeout_s": 5.0}
+    )
     with pytest.raises(PublishError), MqttTwinPublisher(settings):
         pass
-

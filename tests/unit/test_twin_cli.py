@@ -29,7 +29,8 @@ def test_run_without_mqtt_reports_events() -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "trace.png"
     result = CliRunner().invoke(
-        group, ["plot", "--machine", "pump-1", "--duration", "60", "--scenario", "demo_faults", "--out", str(out)]
+        group,
+        ["plot", "--machine", "pump-1", "--duration", "60", "--scenario", "demo_faults", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"\x89PNG")
@@ -45,7 +46,9 @@ def test_bad_plant_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_generate_plant_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "big.yaml"
-    result = CliRunner().invoke(group, ["generate-plant", "--machines", "30", "--seed", "2", "--out", str(out)])
+    result = CliRunner().invoke(
+        group, ["generate-plant", "--machines", "30", "--seed", "2", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     from simulators.plant import load_plant
 

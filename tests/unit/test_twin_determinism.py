@@ -9,7 +9,12 @@ from simulators.scenario import Scenario
 from simulators.twin import Twin, subsystem_rngs
 
 SCENARIO = Scenario.model_validate(
-    {"name": "t", "actions": [{"at_s": 5, "action": "inject_fault", "machine": "pump-1", "fault": "pump_clogging", "life_s": 20}]}
+    {
+        "name": "t",
+        "actions": [
+            {"at_s": 5, "action": "inject_fault", "machine": "pump-1", "fault": "pump_clogging", "life_s": 20}
+        ],
+    }
 )
 
 

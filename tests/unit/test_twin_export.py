@@ -16,7 +16,9 @@ from simulators.export import ExportPlan, assign_splits, check_no_leak, export_t
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("ds")
-    index = export_timeseries(ExportPlan(machines=10, days=0.004, seed=9, hazard_per_day=50, mean_life_h=0.05), out)
+    index = export_timeseries(
+        ExportPlan(machines=10, days=0.004, seed=9, hazard_per_day=50, mean_life_h=0.05), out
+    )
     return out, index
 
 
@@ -40,7 +42,8 @@ def test_faults_and_failures_are_labelled(exported: tuple[Path, dict]) -> None:
     failed = [f for f in index["files"] if f["failures"]]
     assert failed
     data = load_machine(out / failed[0]["path"])
-    assert (data["rul_s"] == 0).any() and (data["health"] == 0).any()
+    assert (data["rul_s"] == 0).any()
+    assert (data["health"] == 0).any()
     assert data["fault_active"].any()
 
 

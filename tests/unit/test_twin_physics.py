@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulators import electrical, hydraulics
-from simulators.plant import load_plant
+from simulators.plant import load_plant, subset_plant
 from simulators.scenario import Scenario
 from simulators.sensors import CHANNEL_INDEX
 from simulators.thermal import simulate_thermal, thermal_step
@@ -15,10 +15,10 @@ from simulators.twin import Twin
 
 @pytest.mark.parametrize(("tau", "dt"), [(600.0, 0.1), (1200.0, 1.0), (90.0, 0.5)])
 def test_step_in_heat_reaches_63_percent_after_one_time_constant(tau: float, dt: float) -> None:
-    steps = int(round(2 * tau / dt))
+    steps = round(2 * tau / dt)
     steady = np.full((steps, 1), 80.0)
     temps = simulate_thermal(np.array([20.0]), steady, np.full((steps, 1), tau), dt)
-    at_tau = temps[int(round(tau / dt)) - 1, 0]
+    at_tau = temps[round(tau / dt) - 1, 0]
     assert (at_tau - 20.0) / 60.0 == pytest.approx(1 - np.exp(-1), abs=1e-9)
 
 
@@ -30,9 +30,20 @@ def test_exact_discretization_does_not_depend_on_step_size() -> None:
 
 def test_cooling_failure_overheats_the_machine() -> None:
     scenario = Scenario.model_validate(
-        {"name": "c", "actions": [{"at_s": 0, "action": "inject_fault", "machine": "motor-1", "fault": "cooling_failure", "life_s": 3600}]}
+        {
+            "name": "c",
+            "actions": [
+                {
+                    "at_s": 0,
+                    "action": "inject_fault",
+                    "machine": "motor-1",
+                    "fault": "cooling_failure",
+                    "life_s": 3600,
+                }
+            ],
+        }
     )
-    plant = load_plant("demo")
+    plant = subset_plant(load_plant("demo"), frozenset({"motor-1"}))
     hot = Twin(plant, 3, scenario=scenario, random_faults=False, block_s=10)
     cool = Twin(plant, 3, random_faults=False, block_s=10)
     machine = hot.index.position("motor-1")
@@ -60,7 +71,18 @@ def test_rated_pump_runs_at_its_rated_point() -> None:
 
 def test_clogged_pump_in_the_twin_flow_falls_current_rises() -> None:
     scenario = Scenario.model_validate(
-        {"name": "p", "actions": [{"at_s": 0, "action": "inject_fault", "machine": "pump-1", "fault": "pump_clogging", "life_s": 600}]}
+        {
+            "name": "p",
+            "actions": [
+                {
+                    "at_s": 0,
+                    "action": "inject_fault",
+                    "machine": "pump-1",
+                    "fault": "pump_clogging",
+                    "life_s": 600,
+                }
+            ],
+        }
     )
     twin = Twin(load_plant("demo"), 5, scenario=scenario, random_faults=False, block_s=10)
     machine = twin.index.position("pump-1")
@@ -77,11 +99,19 @@ def test_clogged_pump_in_the_twin_flow_falls_current_rises() -> None:
 
 def test_winding_fault_raises_current_and_loss() -> None:
     args = (np.array([30.0]), np.array([0.7]), np.array([1.0]), np.array([0.0]))
-    assert electrical.motor_current_a(*args, np.array([1.0]))[0] > electrical.motor_current_a(*args, np.array([0.0]))[0]
+    assert (
+        electrical.motor_current_a(*args, np.array([1.0]))[0]
+        > electrical.motor_current_a(*args, np.array([0.0]))[0]
+    )
     loss = (np.array([15e3]), np.array([0.9]), np.array([0.7]), np.array([1.0]))
-    assert electrical.motor_loss_w(*loss, np.array([1.0]))[0] > electrical.motor_loss_w(*loss, np.array([0.0]))[0]
+    assert (
+        electrical.motor_loss_w(*loss, np.array([1.0]))[0]
+        > electrical.motor_loss_w(*loss, np.array([0.0]))[0]
+    )
 
 
 def test_stopped_motor_draws_no_current() -> None:
-    current = electrical.motor_current_a(np.array([30.0]), np.array([0.7]), np.array([0.0]), np.array([0.0]), np.array([0.0]))
+    current = electrical.motor_current_a(
+        np.array([30.0]), np.array([0.7]), np.array([0.0]), np.array([0.0]), np.array([0.0])
+    )
     assert current[0] == 0.0

@@ -79,7 +79,10 @@ def _bearing(d: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (_break_kind, "sites.0.lines.0.machines.0.kind: Input should be 'motor', 'pump', 'spindle' or 'conveyor'"),
+        (
+            _break_kind,
+            "sites.0.lines.0.machines.0.kind: Input should be 'motor', 'pump', 'spindle' or 'conveyor'",
+        ),
         (_pump_without_curve, "pump pump-1: rated.flow_m3h and rated.head_m are required"),
         (_camera_elsewhere, "camera cam-1 inspects machine 'pump-1', which is not on line line-1"),
         (_bad_rate, "sensor temperature rate_hz=3.0 must divide simulation.sample_rate_hz=10.0"),
@@ -109,10 +112,14 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_scenario_with_unknown_machine_or_fault(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("name: x\nactions:\n  - {at_s: 1, action: inject_fault, machine: ghost, fault: bearing_outer}\n")
+    path.write_text(
+        "name: x\nactions:\n  - {at_s: 1, action: inject_fault, machine: ghost, fault: bearing_outer}\n"
+    )
     with pytest.raises(ScenarioError, match="unknown machine 'ghost'"):
         load_scenario(path).check_against(load_plant("demo"))
-    path.write_text("name: x\nactions:\n  - {at_s: 1, action: inject_fault, machine: motor-1, fault: pump_clogging}\n")
+    path.write_text(
+        "name: x\nactions:\n  - {at_s: 1, action: inject_fault, machine: motor-1, fault: pump_clogging}\n"
+    )
     with pytest.raises(ScenarioError, match="a motor cannot have fault pump_clogging"):
         load_scenario(path).check_against(load_plant("demo"))
     path.write_text("name: x\nactions:\n  - {at_s: 1, action: inject_fault, machine: motor-1, fault: rust}\n")

@@ -19,10 +19,19 @@ from simulators.twin import Twin
 from simulators.wire import frame_outgoing, machine_truth_message, sensor_outgoing
 
 SCENARIO = Scenario.model_validate(
-    {"name": "r", "actions": [
-        {"at_s": 5, "action": "inject_fault", "machine": "spindle-1", "fault": "bearing_outer", "life_s": 40},
-        {"at_s": 3, "action": "agent_kill", "target": "edge-1"},
-    ]}
+    {
+        "name": "r",
+        "actions": [
+            {
+                "at_s": 5,
+                "action": "inject_fault",
+                "machine": "spindle-1",
+                "fault": "bearing_outer",
+                "life_s": 40,
+            },
+            {"at_s": 3, "action": "agent_kill", "target": "edge-1"},
+        ],
+    }
 )
 
 
@@ -92,7 +101,8 @@ def test_cameras_capture_at_part_rate_with_machine_health(recorded: tuple[Record
     assert len(rig.calls) == len(recorder.frames) == 30  # 30 parts per minute for 60 s
     healths = [h for _, h, _, _ in rig.calls]
     faults = {f for _, _, f, _ in rig.calls}
-    assert healths[0] == 1.0 and min(healths) < 0.5
+    assert healths[0] == 1.0
+    assert min(healths) < 0.5
     assert faults == {None, "bearing_outer"}
     assert {k for _, _, _, k in rig.calls} == {"spindle"}
     assert all(np.diff([t for t, _, _, _ in rig.calls]) == 2000)
@@ -111,21 +121,26 @@ def test_batches_encode_and_decode_with_the_contract(recorded: tuple[Recorder, F
     assert sensors.topic == topics.sensors_topic("site-a", "line-2", "pump-1")
     decoded = codec.decode(SensorBatch, sensors.payload)
     assert list(decoded.channels) == list(batch.channels)
-    assert decoded.machine_kind == "pump" and decoded.seq == 7
+    assert decoded.machine_kind == "pump"
+    assert decoded.seq == 7
     values = np.array(decoded.values).reshape(len(decoded.timestamps_ms), len(decoded.channels))
     assert np.allclose(values, batch.values[: values.shape[0]].astype(np.float64), equal_nan=True)
     health = codec.decode(MachineGroundTruth, truth.payload)
-    assert health.fault_type == "normal" and not health.HasField("rul_seconds")
+    assert health.fault_type == "normal"
+    assert not health.HasField("rul_seconds")
 
 
 def test_truth_of_a_failing_machine(recorded: tuple[Recorder, FakeRig, Twin]) -> None:
     recorder, _, _ = recorded
     spindle = [b for b in recorder.batches if b.machine_id == "spindle-1"]
     degrading = machine_truth_message(spindle[20], 1)
-    assert degrading.fault_type == "bearing_outer" and degrading.fault_active
+    assert degrading.fault_type == "bearing_outer"
+    assert degrading.fault_active
     assert math.isclose(degrading.rul_seconds, 45.0 - 20.9, abs_tol=1e-6)  # last sample of block 20
     failed = machine_truth_message(spindle[50], 2)
-    assert failed.failure and failed.health_index == 0.0 and failed.rul_seconds == 0.0
+    assert failed.failure
+    assert failed.health_index == 0.0
+    assert failed.rul_seconds == 0.0
 
 
 def test_frames_encode_with_labels(recorded: tuple[Recorder, FakeRig, Twin]) -> None:
@@ -133,5 +148,6 @@ def test_frames_encode_with_labels(recorded: tuple[Recorder, FakeRig, Twin]) -> 
     frame, labels = frame_outgoing(recorder.frames[0], seq=1)
     assert frame.topic == topics.frames_topic("site-a", "line-1", "cam-1")
     decoded = codec.decode(CameraFrame, frame.payload)
-    assert decoded.machine_id == "spindle-1" and decoded.width == 8
+    assert decoded.machine_id == "spindle-1"
+    assert decoded.width == 8
     assert codec.decode(FrameGroundTruth, labels.payload).frame_seq == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -55,7 +57,7 @@ def features_at(severity: float, which: str, n: int = 64) -> np.ndarray:
 def test_bearing_fault_energy_grows_in_its_defect_band(which: str, band: int, other: int) -> None:
     levels = [features_at(s, which) for s in (0.0, 0.1, 0.3, 0.6, 1.0)]
     in_band = [f[band] for f in levels]
-    assert all(b > a for a, b in zip(in_band, in_band[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(in_band))
     assert in_band[-1] > 20 * in_band[0]
     assert levels[-1][band] > 3 * levels[-1][other]
     assert levels[-1][FEATURE_NAMES.index("vib_kurtosis")] > levels[0][FEATURE_NAMES.index("vib_kurtosis")]
@@ -63,13 +65,30 @@ def test_bearing_fault_energy_grows_in_its_defect_band(which: str, band: int, ot
 
 def test_imbalance_raises_1x_and_misalignment_2x() -> None:
     healthy = features_at(0.0, "outer")
-    assert features_at(0.8, "imbalance")[FEATURE_NAMES.index("vib_1x_g")] > 5 * healthy[FEATURE_NAMES.index("vib_1x_g")]
-    assert features_at(0.8, "misalignment")[FEATURE_NAMES.index("vib_2x_g")] > 5 * healthy[FEATURE_NAMES.index("vib_2x_g")]
+    assert (
+        features_at(0.8, "imbalance")[FEATURE_NAMES.index("vib_1x_g")]
+        > 5 * healthy[FEATURE_NAMES.index("vib_1x_g")]
+    )
+    assert (
+        features_at(0.8, "misalignment")[FEATURE_NAMES.index("vib_2x_g")]
+        > 5 * healthy[FEATURE_NAMES.index("vib_2x_g")]
+    )
 
 
 def test_outer_race_fault_in_the_twin_raises_bpfo_level_as_it_progresses() -> None:
     scenario = Scenario.model_validate(
-        {"name": "o", "actions": [{"at_s": 10, "action": "inject_fault", "machine": "motor-1", "fault": "bearing_outer", "life_s": 120}]}
+        {
+            "name": "o",
+            "actions": [
+                {
+                    "at_s": 10,
+                    "action": "inject_fault",
+                    "machine": "motor-1",
+                    "fault": "bearing_outer",
+                    "life_s": 120,
+                }
+            ],
+        }
     )
     twin = Twin(load_plant("demo"), 2, scenario=scenario, random_faults=False)
     machine = twin.index.position("motor-1")
