@@ -104,13 +104,16 @@ def export_images_command(
 @click.option(
     "--columns", type=click.IntRange(min=1), default=None, help="Frames per row (default: square grid)."
 )
-def contact_sheet_command(out: Path, n: int, seed: int, size: int, columns: int | None) -> None:
+@click.option(
+    "--tile", type=click.IntRange(min=0), default=0, help="Shrink each frame to this width (0: keep)."
+)
+def contact_sheet_command(out: Path, n: int, seed: int, size: int, columns: int | None, tile: int) -> None:
     """Draw rendered frames with their defect boxes and class names into one PNG (last quarter held out)."""
     import cv2
 
     from simulators.camera.contact_sheet import contact_sheet
 
-    sheet = contact_sheet(n, seed, size, columns)
+    sheet = contact_sheet(n, seed, size, columns, tile_width=tile or None)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out), sheet):
         raise click.ClickException(f"could not write {out}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from simulators.camera.defects import DEFECT_CLASSES
 from simulators.camera.export import HELDOUT_SPLIT, plan_splits, sample_dataset_frame
 from simulators.camera.frames import BoxLabel
 from simulators.camera.lighting import HELDOUT_LIGHTING, TRAIN_LIGHTINGS
@@ -41,8 +41,8 @@ def annotate(image: np.ndarray, labels: Sequence[BoxLabel], caption: str = "") -
     scale = max(0.35, out.shape[1] / 1400)
     for label in labels:
         colour = CLASS_COLORS.get(label.class_name, (255, 255, 255))
-        x1, y1 = int(label.x1) - 1, int(label.y1) - 1
-        x2, y2 = int(label.x2), int(label.y2)
+        x1, y1 = math.floor(label.x1) - 1, math.floor(label.y1) - 1
+        x2, y2 = math.ceil(label.x2), math.ceil(label.y2)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, 1)
         (tw, th), _ = cv2.getTextSize(label.class_name, font, scale, 1)
         ty = y1 - 3 if y1 - th - 4 >= 0 else y2 + th + 3
@@ -56,10 +56,27 @@ def annotate(image: np.ndarray, labels: Sequence[BoxLabel], caption: str = "") -
     return out
 
 
-def compose(tiles: Sequence[SheetTile], columns: int, gap: int = 4) -> np.ndarray:
-    """Annotated tiles in a grid on a dark background."""
+def shrink(tile: SheetTile, width: int) -> SheetTile:
+    """The tile scaled to ``width`` pixels wide (area interpolation), its boxes scaled alike."""
+    h, w = tile.image.shape[:2]
+    if width >= w:
+        return tile
+    f = width / w
+    image = cv2.resize(tile.image, (width, max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    labels = tuple(
+        BoxLabel(b.class_id, b.class_name, b.x1 * f, b.y1 * f, b.x2 * f, b.y2 * f) for b in tile.labels
+    )
+    return SheetTile(image, labels, tile.caption)
+
+
+def compose(
+    tiles: Sequence[SheetTile], columns: int, gap: int = 4, tile_width: int | None = None
+) -> np.ndarray:
+    """Annotated tiles in a grid on a dark background, each shrunk to ``tile_width`` if given."""
     if not tiles:
         raise ValueError("a contact sheet needs at least one tile")
+    if tile_width:
+        tiles = [shrink(t, tile_width) for t in tiles]
     h, w = tiles[0].image.shape[:2]
     rows = -(-len(tiles) // columns)
     sheet = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 24, np.uint8)
@@ -99,14 +116,11 @@ def dataset_tiles(n: int, seed: int, size: int = 640, heldout: int | None = None
     return tiles
 
 
-def contact_sheet(n: int, seed: int, size: int = 640, columns: int | None = None) -> np.ndarray:
+def contact_sheet(
+    n: int, seed: int, size: int = 640, columns: int | None = None, tile_width: int | None = None
+) -> np.ndarray:
     """A contact sheet of ``n`` dataset frames (a quarter of them held out) with boxes and captions."""
     if n < 1:
         raise ValueError("n must be at least 1")
     columns = columns or max(1, int(np.ceil(np.sqrt(n))))
-    return compose(dataset_tiles(n, seed, size), columns)
-
-
-def legend() -> str:
-    """The class colours, for a caption under the sheet."""
-    return ", ".join(f"{name}: BGR{CLASS_COLORS[name]}" for name in DEFECT_CLASSES)
+    return compose(dataset_tiles(n, seed, size), columns, tile_width=tile_width)

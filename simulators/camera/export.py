@@ -8,7 +8,9 @@ Layout under ``out_dir``::
     manifest.json        counts per class per split, seeds, materials, lightings, settings
 
 Defects are sampled for training, not from machine health: 20 % of images are clean, 45 % carry one
-defect, 25 % two, 10 % three, classes drawn uniformly (so every class is equally frequent).
+defect, 25 % two, 10 % three, of distinct classes drawn uniformly (so every class is equally
+frequent). A defect that would not show (too faint after blur, or no room on the part) is dropped,
+so the written counts in the manifest are a little below these rates.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ class SplitPlan:
 
 
 def training_classes(rng: np.random.Generator) -> tuple[str, ...]:
-    """Defect classes for one training image: 0-3 defects, classes uniform (repeats allowed)."""
+    """Defect classes for one training image: 0-3 defects of distinct classes, each class equally likely."""
     count = int(rng.choice(len(DEFECTS_PER_IMAGE_P), p=DEFECTS_PER_IMAGE_P))
-    return tuple(str(c) for c in rng.choice(DEFECT_CLASSES, size=count, replace=True))
+    return tuple(str(c) for c in rng.choice(DEFECT_CLASSES, size=count, replace=False))
 
 
 def sample_dataset_frame(

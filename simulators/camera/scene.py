@@ -96,7 +96,9 @@ def sample_frame_spec(
         rng, width, height, rail, height - rail, need_holes="missing_hole" in classes, margin=PART_MARGIN
     )
     base = np.asarray(mat.colors[int(rng.integers(len(mat.colors)))])
-    color = np.clip(base * (1.0 + rng.normal(0.0, mat.color_jitter, 3)), 0.02, 0.95)
+    # Mostly brightness variation between batches, a little hue.
+    tint = (1.0 + rng.normal(0.0, mat.color_jitter)) * (1.0 + rng.normal(0.0, mat.color_jitter / 3.0, 3))
+    color = np.clip(base * tint, 0.02, 0.95)
     light = sample_light(preset(lighting), rng)
     optics = sample_optics(rng, light.intensity, scale)
     belt_speed = 0.25 * width  # pixels per second of belt travel
