@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -47,3 +48,74 @@ def bridge(share_group: str | None, sparkplug_group: str | None) -> None:
     }
     settings = BridgeSettings(**overrides)  # type: ignore[arg-type]
     _serve(lambda stop: run_bridge(settings, stop))
+
+
+@group.command()
+def worker() -> None:
+    """Run the Faust stream processor: windows, alert rules and lifecycle, storage writes."""
+    import faust
+
+    from cloud.kafka_bus import ensure_topics
+    from cloud.pipeline import CONTROL
+    from cloud.settings import WorkerSettings
+    from cloud.storage.base import open_storage
+    from cloud.worker.app import create_app
+    from proto import kafka
+
+    settings = WorkerSettings()
+    prefix = settings.kafka_topic_prefix
+    names = (
+        kafka.TELEMETRY,
+        kafka.PREDICTIONS,
+        kafka.DETECTIONS,
+        CONTROL,
+        kafka.ALERTS,
+        kafka.ALERT_ACTIONS,
+        kafka.DEAD_LETTERS,
+    )
+    topics = [kafka.prefixed(t, prefix) for t in names]
+    compacted = {kafka.prefixed(kafka.ALERTS, prefix): {"cleanup.policy": "compact"}}
+    try:
+        asyncio.run(
+            ensure_topics(
+                settings.kafka_bootstrap, topics, partitions=settings.kafka_partitions, configs=compacted
+            )
+        )
+        storage = open_storage(settings.storage_url, influx=settings.influx_options())
+    except CloudError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app, _ = create_app(settings, storage)
+    try:
+        faust.Worker(
+            app, loglevel=logging.getLevelName(logging.getLogger().level), quiet=True
+        ).execute_from_commandline()
+    finally:
+        storage.close()
+
+
+@group.command()
+def embedded() -> None:
+    """Run the cloud side in one process: MQTT in, processing in memory, SQLite out (no Kafka)."""
+    from cloud.embedded.runner import EmbeddedRunner, run_embedded
+    from cloud.mqtt_client import MqttClient
+    from cloud.pipeline import PipelineCore
+    from cloud.processing.processor import Processor
+    from cloud.settings import EmbeddedSettings
+    from cloud.storage.base import open_storage
+    from proto.sparkplug import NAMESPACE
+    from proto.topics import detections_filter
+
+    settings = EmbeddedSettings()
+    group_id = settings.embedded_sparkplug_group
+    filters = [f"{NAMESPACE}/{group_id}/#", detections_filter(group_id=group_id)]
+
+    async def main(stop: asyncio.Event) -> None:
+        storage = open_storage(settings.embedded_storage_url)
+        runner = EmbeddedRunner(PipelineCore(Processor(settings.processing_config())), storage)
+        try:
+            async with MqttClient(settings.mqtt_options("embedded"), filters) as mqtt:
+                await run_embedded(runner, mqtt, stop, tick_s=settings.embedded_tick)
+        finally:
+            storage.close()
+
+    _serve(main)

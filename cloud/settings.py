@@ -7,10 +7,13 @@ per-user names that ``deploy/local/stack`` writes (``IIOT_MQTT_BRIDGE_USERNAME``
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cloud.errors import ConfigError
+from cloud.mqtt_client import MqttOptions
 from cloud.processing.alert_lifecycle import LifecyclePolicy
 from cloud.processing.alert_rules import (
     DefectRateLimits,
@@ -51,9 +54,25 @@ class MqttSettings(_Settings):
         default="", description="MQTT client id (empty: derived from the service and host)"
     )
     mqtt_keepalive_s: int = Field(default=30, description="MQTT keepalive in seconds")
+    mqtt_queue_size: int = Field(default=10_000, description="messages buffered before the broker is slowed")
     mqtt_session_expiry_s: int = Field(
         default=300, description="keep the MQTT session (and unacked QoS 1) this long"
     )
+
+    def mqtt_options(self, role: str) -> MqttOptions:
+        """Connection options for one service (``role`` names the default client id)."""
+        return MqttOptions(
+            host=self.mqtt_host,
+            port=self.mqtt_port,
+            username=self.mqtt_username,
+            password=self.mqtt_password,
+            client_id=self.mqtt_client_id or f"iiot-{role}-{socket.gethostname()}",
+            tls=self.mqtt_tls,
+            ca_file=self.mqtt_ca_file,
+            keepalive_s=self.mqtt_keepalive_s,
+            session_expiry_s=self.mqtt_session_expiry_s,
+            queue_size=self.mqtt_queue_size,
+        )
 
 
 class KafkaSettings(_Settings):
@@ -74,7 +93,6 @@ class KafkaSettings(_Settings):
 class InfluxSettings(_Settings):
     """InfluxDB 2.x connection (used when the storage URL is influxdb:// or http(s)://)."""
 
-    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB URL")
     influx_token: str = Field(default="", description="InfluxDB API token")
     influx_org: str = Field(default="iiot", description="InfluxDB organization")
     influx_bucket: str = Field(default="telemetry", description="InfluxDB bucket")
@@ -84,9 +102,8 @@ class InfluxSettings(_Settings):
     )
 
     def influx_options(self) -> InfluxOptions:
-        """The InfluxDB backend's options."""
+        """The InfluxDB backend's options (its URL comes from the storage URL)."""
         return InfluxOptions(
-            url=self.influx_url,
             token=self.influx_token,
             org=self.influx_org,
             bucket=self.influx_bucket,
@@ -176,9 +193,6 @@ class BridgeSettings(MqttSettings, KafkaSettings):
     bridge_rebirth_interval: str = Field(
         default="5s", description="minimum time between rebirth requests to one node"
     )
-    bridge_queue_size: int = Field(
-        default=10_000, description="MQTT messages buffered before the broker is slowed"
-    )
     bridge_batch: int = Field(default=500, description="MQTT messages normalized and produced per batch")
 
 
@@ -194,9 +208,12 @@ class WorkerSettings(KafkaSettings, InfluxSettings, ProcessingSettings):
         default="memory://", description="Faust table store (memory:// recovers from changelogs)"
     )
     worker_data_dir: str = Field(default="var/faust", description="Faust data directory")
+    worker_tick: float = Field(default=1.0, description="wall seconds between event-time ticks")
     worker_web_port: int = Field(default=6066, description="Faust web port")
     storage_url: str = Field(
-        default="influxdb://127.0.0.1:8086", description="storage: influxdb://host:port or sqlite:///file"
+        default="influxdb://127.0.0.1:8086",
+        validation_alias=AliasChoices("IIOT_STORAGE_URL", "IIOT_INFLUX_URL", "storage_url"),
+        description="storage: influxdb://host:port, http(s)://host:port (InfluxDB) or sqlite:///file",
     )
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable, Sequence
 
 from cloud.bridge.normalize import BridgeOutput, Normalizer
 from cloud.bus import RecordSink
 from cloud.errors import BusError
-from cloud.mqtt_client import MqttClient, MqttMessage, MqttOptions
+from cloud.mqtt_client import MqttClient, MqttMessage
 from cloud.processing.windows import parse_duration_ms
 from cloud.retry import RetryPolicy, retry_async
 from cloud.settings import BridgeSettings
@@ -81,22 +80,6 @@ class BridgeService:
         return BridgeOutput(records, commands)
 
 
-def mqtt_options(settings: BridgeSettings, role: str) -> MqttOptions:
-    """MQTT options of a service from its settings."""
-    return MqttOptions(
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password,
-        client_id=settings.mqtt_client_id or f"iiot-{role}-{socket.gethostname()}",
-        tls=settings.mqtt_tls,
-        ca_file=settings.mqtt_ca_file,
-        keepalive_s=settings.mqtt_keepalive_s,
-        session_expiry_s=settings.mqtt_session_expiry_s,
-        queue_size=settings.bridge_queue_size,
-    )
-
-
 async def run_bridge(settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Run one bridge until ``stop``: create topics, connect MQTT and Kafka, move messages."""
     from cloud.kafka_bus import KafkaOptions, KafkaSink, ensure_topics
@@ -122,7 +105,7 @@ async def run_bridge(settings: BridgeSettings, stop: asyncio.Event) -> None:
     filters = subscriptions(settings.bridge_share_group, settings.bridge_sparkplug_group)
     async with (
         KafkaSink(kafka_options) as sink,
-        MqttClient(mqtt_options(settings, "bridge"), filters) as mqtt,
+        MqttClient(settings.mqtt_options("bridge"), filters) as mqtt,
     ):
         log.info("bridge up: %s -> %s", filters, settings.kafka_bootstrap)
         await BridgeService(normalizer, mqtt, sink, batch=settings.bridge_batch).run(stop)

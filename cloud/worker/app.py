@@ -1,0 +1,233 @@
+"""The Faust app: agents that run the pipeline core over the Kafka topics.
+
+* ``process`` consumes telemetry, predictions, detections and the internal control topic (all keyed
+  by partition key and co-partitioned), in batches from ``stream.take_events``. Per key it loads the
+  state from the ``processing-state`` table, applies the batch with :class:`PipelineCore`, writes
+  storage and publishes alerts and dead letters (waiting for both), and only then stores the new
+  state, whose per-topic offsets make a replay after a crash skip what was already applied.
+* ``owners`` remembers which partition key owns each alert (from the alerts topic), and ``route``
+  forwards operator actions (keyed by alert id) to that key on the control topic.
+* A timer sends event-time ticks to keys that have edge nodes or shelved alerts.
+
+Tables use the Kafka default partitioner on their keys (``use_partitioner``), the same one the
+bridge's producer uses, so a key's state lives in the partition number its input records use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+
+from cloud.bus_records import BusRecord, dead_letter
+from cloud.pipeline import CONTROL, Inbound, Outcome, PipelineCore, action_record, group_by_key, tick_record
+from cloud.processing.processor import KeyState, Processor
+from cloud.processing.records import AlertState
+from cloud.processing.state_codec import key_state_from_json, key_state_to_json
+from cloud.settings import WorkerSettings
+from cloud.storage.base import TelemetrySink
+from proto import kafka
+from proto import messages as m
+from proto.codec import decode
+from proto.errors import ContractError
+
+log = logging.getLogger(__name__)
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+class Worker:
+    """The agents' logic, separate from the Faust wiring so that it reads top to bottom."""
+
+    def __init__(self, app: faust.App, settings: WorkerSettings, storage: TelemetrySink) -> None:
+        self.app = app
+        self.settings = settings
+        self.storage = storage
+        self.prefix = settings.kafka_topic_prefix
+        self.core = PipelineCore(Processor(settings.processing_config()), topic_prefix=self.prefix)
+        self.inputs = app.topic(*self.core.input_topics, **RAW)
+        self.alerts = app.topic(kafka.prefixed(kafka.ALERTS, self.prefix), **RAW)
+        self.actions = app.topic(kafka.prefixed(kafka.ALERT_ACTIONS, self.prefix), **RAW)
+        self.state = app.Table(
+            "processing-state",
+            default=None,
+            partitions=settings.kafka_partitions,
+            use_partitioner=True,
+            **RAW,
+        )
+        self.owners = app.Table(
+            "alert-owner",
+            default=None,
+            partitions=settings.kafka_partitions,
+            use_partitioner=True,
+            **RAW,
+        )
+        self.watermark_ms: int | None = None
+        self._topics: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- process
+
+    async def process_batch(self, events: Sequence[Any]) -> Outcome:
+        """Apply one batch: storage and publishing first, then the new states."""
+        inbound = []
+        control = kafka.prefixed(CONTROL, self.prefix)
+        for event in events:
+            msg = event.message
+            inbound.append(
+                Inbound(
+                    msg.topic,
+                    bytes(msg.key or b""),
+                    bytes(msg.value or b""),
+                    msg.offset,
+                    tuple((k, bytes(v)) for k, v in (msg.headers or ())),
+                )
+            )
+            if msg.topic != control and msg.timestamp:
+                ts = round(msg.timestamp * 1000)
+                self.watermark_ms = ts if self.watermark_ms is None else max(self.watermark_ms, ts)
+        new_states: dict[bytes, KeyState] = {}
+        storables: list[Any] = []
+        publish: list[BusRecord] = []
+        skipped = 0
+        for key, records in group_by_key(inbound).items():
+            raw_key = key.encode()
+            stored = self.state.get(raw_key)
+            state = key_state_from_json(stored) if stored else KeyState()
+            new_states[raw_key], outcome = self.core.apply(key, state, records)
+            storables.extend(outcome.storables)
+            publish.extend(outcome.publish)
+            skipped += outcome.skipped
+        if storables:
+            await asyncio.to_thread(self.storage.write, storables)
+        await self.publish(publish)
+        for raw_key, state in new_states.items():
+            self.state[raw_key] = key_state_to_json(state)
+        if skipped:
+            log.info("skipped %d records already applied", skipped)
+        return Outcome(tuple(storables), (), tuple(publish), skipped)
+
+    async def publish(self, records: Sequence[BusRecord]) -> None:
+        """Send records and wait until Kafka has every one."""
+        futures = []
+        for r in records:
+            topic = self._topics.get(r.topic)
+            if topic is None:
+                topic = self._topics[r.topic] = self.app.topic(r.topic, **RAW)
+            futures.append(
+                await topic.send(
+                    key=r.key, value=r.value, timestamp=r.timestamp_ms / 1000, headers=list(r.headers)
+                )
+            )
+        if futures:
+            await asyncio.gather(*futures)
+
+    # ----------------------------------------------------------------- alerts and actions
+
+    def remember_owner(self, alert_id: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
+        """Note which partition key owns an alert (header ``partition-key`` of the alert record)."""
+        owner = dict(headers).get("partition-key")
+        if owner:
+            self.owners[alert_id] = owner
+
+    async def route_action(self, key: bytes, value: bytes, topic: str) -> None:
+        """Forward an operator action to the key owning its alert, or dead-letter it."""
+        try:
+            action = decode(m.AlertAction, value)
+        except ContractError as exc:
+            await self.publish(
+                [
+                    dead_letter(
+                        value,
+                        source_topic=topic,
+                        reason="decode",
+                        error=exc,
+                        received_ms=0,
+                        source="kafka",
+                        key=key,
+                        prefix=self.prefix,
+                    )
+                ]
+            )
+            return
+        owner = self.owners.get(action.alert_id.encode())
+        if owner is None:
+            why = ValueError(f"no owner known for alert {action.alert_id}")
+            await self.publish(
+                [
+                    dead_letter(
+                        value,
+                        source_topic=topic,
+                        reason="unknown-alert",
+                        error=why,
+                        received_ms=action.requested_ms,
+                        source="kafka",
+                        key=key,
+                        prefix=self.prefix,
+                    )
+                ]
+            )
+            return
+        await self.publish([action_record(bytes(owner).decode(), action, self.prefix)])
+
+    async def tick(self) -> None:
+        """Send an event-time tick to every local key with edge nodes or shelved alerts."""
+        if self.watermark_ms is None:
+            return
+        ticks = []
+        for raw_key, raw in list(self.state.items()):
+            if not raw:
+                continue
+            state = key_state_from_json(raw)
+            if state.nodes or any(a.state is AlertState.SHELVED for a in state.alerts.open.values()):
+                ticks.append(tick_record(bytes(raw_key).decode(), self.watermark_ms, self.prefix))
+        await self.publish(ticks)
+
+
+def create_app(settings: WorkerSettings, storage: TelemetrySink) -> tuple[faust.App, Worker]:
+    """The Faust app with its agents, tables and timer."""
+    app = faust.App(
+        settings.worker_app_id,
+        broker=f"kafka://{settings.kafka_bootstrap.split(',')[0]}",
+        store=settings.worker_store,
+        datadir=settings.worker_data_dir,
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+        web_port=settings.worker_web_port,
+        broker_commit_every=settings.worker_take * 4,
+        broker_commit_interval=2.0,
+    )
+    worker = Worker(app, settings, storage)
+
+    @app.agent(worker.inputs, name="process")
+    async def process(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_take, within=settings.worker_within):
+            await worker.process_batch(events)
+
+    @app.agent(worker.alerts, name="owners")
+    async def owners(stream: Any) -> None:
+        async for event in stream.events():
+            worker.remember_owner(bytes(event.message.key or b""), event.message.headers or ())
+
+    @app.agent(worker.actions, name="route")
+    async def route(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            await worker.route_action(bytes(msg.key or b""), bytes(msg.value or b""), msg.topic)
+
+    @app.timer(interval=settings.worker_tick)
+    async def tick() -> None:
+        await worker.tick()
+
+    return app, worker
