@@ -116,7 +116,9 @@ def plot_trace(trace: MachineTrace, out: str | Path, epoch_ms: int) -> Path:
     minutes = trace.t_s / 60.0
     for ax, (title, names) in zip(axes, panels, strict=False):
         for name in names:
-            ax.plot(minutes, trace.values[:, trace.channels.index(name)], lw=0.8, label=name)
+            series = trace.values[:, trace.channels.index(name)]
+            finite = np.isfinite(series)  # slow sensors leave windows without a sample
+            ax.plot(minutes[finite], series[finite], lw=0.8, label=name)
         ax.set_ylabel(title, fontsize=8)
         if len(names) > 1:
             ax.legend(fontsize=7, loc="upper left", ncol=len(names))

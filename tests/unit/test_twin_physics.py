@@ -44,10 +44,10 @@ def test_cooling_failure_overheats_the_machine() -> None:
         }
     )
     plant = subset_plant(load_plant("demo"), frozenset({"motor-1"}))
-    hot = Twin(plant, 3, scenario=scenario, random_faults=False, block_s=10)
-    cool = Twin(plant, 3, random_faults=False, block_s=10)
+    hot = Twin(plant, 3, scenario=scenario, random_faults=False, block_s=60)
+    cool = Twin(plant, 3, random_faults=False, block_s=60)
     machine = hot.index.position("motor-1")
-    for _ in range(345):
+    for _ in range(58):
         hot_block, cool_block = hot.step_block(), cool.step_block()
     col = CHANNEL_INDEX["temperature_c"]
     assert np.nanmean(hot_block.values[:, machine, col]) > np.nanmean(cool_block.values[:, machine, col]) + 10
