@@ -19,7 +19,7 @@ from simulators.camera.materials import Material
 from simulators.camera.parts import SUBPIXEL_BITS, PartGeometry, to_fixed
 
 _ONE = 1 << SUBPIXEL_BITS
-SCRATCH_STYLES: tuple[str, ...] = ("line", "chatter")
+SCRATCH_STYLES: tuple[str, ...] = ("line", "cluster", "chatter")
 STAIN_STYLES: tuple[str, ...] = ("oil", "residue", "rust")
 HOLE_STYLES: tuple[str, ...] = ("blank", "dimple", "ring")
 
@@ -157,7 +157,7 @@ def _stroke_colour(
 
 
 def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
-    """A thin curved groove of varying depth, or a row of chatter marks along a path."""
+    """A thin curved groove of varying depth, a cluster of near-parallel ones, or a row of chatter marks."""
     rng = np.random.default_rng(spec.seed)
     s = canvas.scale
     direction = np.array([math.cos(spec.angle), math.sin(spec.angle)])
@@ -167,7 +167,10 @@ def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
     p0, p2 = centre - direction * spec.size / 2, centre + direction * spec.size / 2
     path = _bezier(p0, centre + normal * bend * 2, p2, 24)
     chatter = spec.style == "chatter"
-    reach = (0.12 * spec.size if chatter else 0.0) + 4 * s + 3
+    offsets = [0.0]
+    if spec.style == "cluster":  # a handling mark: a few near-parallel scratches of one stroke
+        offsets += list(np.cumsum(rng.uniform(2.5, 7.0, int(rng.integers(1, 4))) * max(s, 0.5)))
+    reach = (0.12 * spec.size if chatter else 0.0) + offsets[-1] + 4 * s + 3
     patch = canvas.clip(*(path.min(axis=0) - reach), *(path.max(axis=0) + reach))
     if patch is None:
         return None
@@ -192,8 +195,12 @@ def draw_scratch(spec: DefectSpec, canvas: Canvas) -> Patch | None:
             )
     else:
         thickness = max(1, round(float(rng.choice([1.0, 1.0, 1.5, 2.0, 2.5, 3.0])) * s))
-        values = _walk(rng, len(path) - 1, 0.45, 1.0)
-        _polyline(mask, path, x0, y0, values, thickness)
+        for k, offset in enumerate(offsets):
+            # Companions are thinner, shorter and lighter than the first stroke.
+            cut = int(rng.integers(0, 6)) if k else 0
+            trail = path[cut : len(path) - (int(rng.integers(0, 6)) if k else 0)] + normal * offset
+            values = _walk(rng, len(trail) - 1, 0.45, 1.0) * (1.0 if k == 0 else rng.uniform(0.5, 0.85))
+            _polyline(mask, trail, x0, y0, values, thickness if k == 0 else max(1, thickness - 1))
     groove = mask.astype(np.float32) / 255.0
     old = canvas.scene[y0:y1, x0:x1]
     field = canvas.field[y0:y1, x0:x1]

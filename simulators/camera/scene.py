@@ -174,7 +174,7 @@ def _one_defect(
         "scratch": (
             rng.uniform(0.35, 1.0) * minor,
             3 * scale,
-            "chatter" if rng.random() < chatter_share else "line",
+            _scratch_style(rng, chatter_share),
         ),
         "dent": (rng.uniform(0.13, 0.3) * minor, 0.0, ""),
         "crack": (rng.uniform(0.3, 0.8) * minor, 3 * scale, ""),
@@ -190,6 +190,13 @@ def _one_defect(
         if inside(geometry, x, y, clearance):
             return DefectSpec(cls, float(x), float(y), size, angle, strength, seed, style)
     return None
+
+
+def _scratch_style(rng: np.random.Generator, chatter_share: float) -> str:
+    """Chatter marks at ``chatter_share``; otherwise one groove, or a cluster of them one time in four."""
+    if rng.random() < chatter_share:
+        return "chatter"
+    return "cluster" if rng.random() < 0.25 else "line"
 
 
 def _stain_style(rng: np.random.Generator, material_name: str) -> str:
