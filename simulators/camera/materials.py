@@ -199,5 +199,5 @@ def albedo_matrix(mat: Material, color: Bgr, tarnish_amount: float, *, brushed: 
     m[:, BRUSH] = base * brushing / BRUSH_SCALE
     m[:, 3] = -base * brushing * 128.0 / BRUSH_SCALE
     if mat.tarnish_color is not None:
-        m[:, TARNISH] = (np.asarray(mat.tarnish_color) - base) * tarnish_amount / 255.0
+        m[:, TARNISH] = (np.asarray(mat.tarnish_color) - base) * (2.0 * mat.tarnish * tarnish_amount / 255.0)
     return m.astype(np.float32)
