@@ -46,6 +46,7 @@ class MqttTwinPublisher:
         self.client.on_disconnect = self._on_disconnect
         self._connected = threading.Event()
         self._answered = threading.Event()
+        self._closing = False
         self._refused: str | None = None
         self._seq: defaultdict[str, int] = defaultdict(int)
         self._maintained: set[str] = set()
@@ -62,7 +63,10 @@ class MqttTwinPublisher:
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         self._connected.clear()
-        log.warning("mqtt disconnected (%s); paho reconnects", reason)
+        if self._closing:
+            log.info("mqtt disconnected (%s)", reason)
+        else:
+            log.warning("mqtt disconnected (%s); paho reconnects", reason)
 
     def __enter__(self) -> MqttTwinPublisher:
         s = self.settings
@@ -91,6 +95,7 @@ class MqttTwinPublisher:
         except (RuntimeError, ValueError) as err:
             log.warning("last publish not confirmed: %s", err)
         finally:
+            self._closing = True
             self.client.disconnect()
             self.client.loop_stop()
 

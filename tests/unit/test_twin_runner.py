@@ -151,3 +151,14 @@ def test_frames_encode_with_labels(recorded: tuple[Recorder, FakeRig, Twin]) -> 
     assert decoded.machine_id == "spindle-1"
     assert decoded.width == 8
     assert codec.decode(FrameGroundTruth, labels.payload).frame_seq == 1
+
+
+def test_runner_drives_the_real_camera_rig() -> None:
+    twin = Twin(load_plant("demo"), 4, scenario=SCENARIO, random_faults=False)
+    recorder = Recorder()
+    summary = PlantRunner(twin, [recorder]).run(6.0)
+    assert summary.frames == len(recorder.frames) == 3
+    frame = recorder.frames[-1].frame
+    assert frame.image.shape == (640, 640, 3)
+    assert frame.part_id
+    assert frame.jpeg().startswith(b"\xff\xd8")
