@@ -1,0 +1,1 @@
+"""The plant-floor alert dashboard: web views, live alert feed, operator actions, JSON API."""
