@@ -85,19 +85,19 @@ def ap_per_class(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """AP [classes with labels, T] and those class ids, from stacked per-prediction stats."""
     order = np.argsort(-np.asarray(conf), kind="stable")
-    tp = np.asarray(tp, dtype=np.float64)[order]
+    hits = np.asarray(tp, dtype=np.float64)[order]
     pred_cls = np.asarray(pred_cls)[order]
     classes, counts = np.unique(np.asarray(target_cls), return_counts=True)
-    ap = np.zeros((classes.shape[0], tp.shape[1]))
+    ap = np.zeros((classes.shape[0], hits.shape[1]))
     for ci, (c, n_labels) in enumerate(zip(classes, counts, strict=True)):
         mine = pred_cls == c
         if not mine.any():
             continue
-        tpc = tp[mine].cumsum(axis=0)
-        fpc = (1.0 - tp[mine]).cumsum(axis=0)
+        tpc = hits[mine].cumsum(axis=0)
+        fpc = (1.0 - hits[mine]).cumsum(axis=0)
         recall = tpc / (n_labels + eps)
         precision = tpc / (tpc + fpc)
-        for j in range(tp.shape[1]):
+        for j in range(hits.shape[1]):
             ap[ci, j] = compute_ap(recall[:, j], precision[:, j])
     return classes.astype(np.int64), ap
 
@@ -185,7 +185,8 @@ class DetectionStats:
         pred_cls = np.concatenate(self._pred_cls) if self._pred_cls else np.zeros(0, np.int64)
         target_cls = np.concatenate(self._target_cls) if self._target_cls else np.zeros(0, np.int64)
         classes, ap = ap_per_class(tp, conf, pred_cls, target_cls)
-        counts = np.bincount(target_cls, minlength=len(self.class_names)) if target_cls.size else []
+        n_classes = max(len(self.class_names), int(classes.max(initial=-1)) + 1)
+        counts = np.bincount(target_cls, minlength=n_classes)
         per_class = tuple(
             ClassAP(
                 name=self.class_names[c] if c < len(self.class_names) else f"class_{c}",

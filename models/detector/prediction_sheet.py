@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,7 +43,8 @@ def write_prediction_sheet(
     model = YOLO(str(weights), task="detect")
     panels = []
     for path in files:
-        result = model.predict(str(path), imgsz=imgsz, conf=conf, device="cpu", verbose=False)[0]
+        results: Any = model.predict(str(path), imgsz=imgsz, conf=conf, device="cpu", verbose=False)
+        result = results[0]
         height, width = result.orig_shape
         truth, _ = read_labels(path, width, height)
         panel = np.ascontiguousarray(result.orig_img.copy())

@@ -96,17 +96,19 @@ class TrainResult:
 
 
 def record_wall_time(run_dir: Path, entry: dict[str, Any]) -> float:
-    """Append one session to `wall_time.json` and return the total wall seconds of the run."""
+    """Insert or update this session (keyed by `started`) in `wall_time.json`; return the run's total."""
     path = run_dir / WALL_TIME_FILE
     try:
         sessions = json.loads(path.read_text(encoding="utf-8"))["sessions"]
     except (OSError, ValueError, KeyError, TypeError):
         sessions = []
-    sessions.append(entry)
+    sessions = [s for s in sessions if s.get("started") != entry["started"]] + [entry]
     total = round(sum(float(s.get("wall_s", 0.0)) for s in sessions), 1)
     run_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"total_wall_s": total, "sessions": sessions}, indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
     return total
 
 
@@ -129,34 +131,41 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     configure_offline(config.config_dir)
     from ultralytics import YOLO
 
-    started = datetime.now(UTC)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
+    first_epoch = 0
     if resume:
         if not config.last.is_file():
             raise DetectorError(f"cannot resume: {config.last} does not exist (start without --resume)")
         first_epoch = _epoch_of(config.last) + 1
-        log.info("resuming %s from epoch %d", config.last, first_epoch + 1)
+        log.info("resuming %s at epoch %d", config.last, first_epoch + 1)
+
+    def session(trainer: Any) -> dict[str, Any]:
+        return {
+            "started": started,
+            "wall_s": round(time.monotonic() - t0, 1),
+            "resumed": resume,
+            "first_epoch": first_epoch + 1,
+            "last_epoch": int(getattr(trainer, "epoch", first_epoch - 1)) + 1,
+        }
+
+    def on_epoch_end(trainer: Any) -> None:  # a killed session still leaves its time behind
+        record_wall_time(Path(trainer.save_dir), session(trainer))
+
+    if resume:
         model = YOLO(str(config.last))
+        model.add_callback("on_fit_epoch_end", on_epoch_end)
         model.train(resume=True, data=str(config.data), workers=config.workers, device=config.device)
     else:
-        first_epoch = 0
         model = YOLO(config.model, task="detect")
+        model.add_callback("on_fit_epoch_end", on_epoch_end)
         model.train(**config.train_args())
     wall = time.monotonic() - t0
 
     trainer = model.trainer
     run_dir = Path(trainer.save_dir) if trainer is not None else config.run_dir
     metrics = {k: float(v) for k, v in (getattr(trainer, "metrics", None) or {}).items()}
-    total = record_wall_time(
-        run_dir,
-        {
-            "started": started.isoformat(timespec="seconds"),
-            "wall_s": round(wall, 1),
-            "resumed": resume,
-            "first_epoch": first_epoch + 1,
-            "last_epoch": int(getattr(trainer, "epoch", -1)) + 1,
-        },
-    )
+    total = record_wall_time(run_dir, session(trainer))
     log.info("training session took %.0f s (run total %.0f s)", wall, total)
 
     best = run_dir / "weights" / "best.pt"
