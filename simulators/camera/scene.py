@@ -32,6 +32,13 @@ from simulators.camera.seeding import generator
 
 PART_MARGIN = 6
 HOLE_OCCLUSION = 0.45
+# Defect size (length, or diameter) as a fraction of the part's minor half-size.
+SIZE_RANGES: dict[str, tuple[float, float]] = {
+    "scratch": (0.35, 1.0),
+    "dent": (0.13, 0.3),
+    "crack": (0.3, 0.8),
+    "stain": (0.2, 0.5),
+}
 RIM_SIGMA = 1.1
 DEADBAND_DN = 2.5
 VISIBLE_DN = 16.0
@@ -170,19 +177,15 @@ def _one_defect(
         hole = geometry.holes[index]
         style = str(rng.choice(HOLE_STYLES, p=[0.4, 0.35, 0.25]))
         return DefectSpec(cls, hole.cx, hole.cy, 2 * hole.r, angle, strength, seed, style, index)
-    size, clearance, style = {
-        "scratch": (
-            rng.uniform(0.35, 1.0) * minor,
-            3 * scale,
-            _scratch_style(rng, chatter_share),
-        ),
-        "dent": (rng.uniform(0.13, 0.3) * minor, 0.0, ""),
-        "crack": (rng.uniform(0.3, 0.8) * minor, 3 * scale, ""),
-        "stain": (rng.uniform(0.2, 0.5) * minor, 0.0, _stain_style(rng, material_name)),
-    }[cls]
-    size = max(float(size), 10.0 * scale)
-    if cls == "dent":
-        clearance = 0.6 * size
+    low, high = SIZE_RANGES[cls]
+    size = max(float(rng.uniform(low, high)) * minor, 10.0 * scale)
+    style = ""
+    if cls == "scratch":
+        style = _scratch_style(rng, chatter_share)
+    elif cls == "stain":
+        style = _stain_style(rng, material_name)
+    # Dents keep off edges and holes; lines may run off the part (they are clipped to it).
+    clearance = 0.6 * size if cls == "dent" else (3 * scale if cls in ("scratch", "crack") else 0.0)
     span = geometry.extent
     for _ in range(60):
         x = geometry.cx + rng.uniform(-span, span)
