@@ -46,7 +46,8 @@ def _tcp_reachable(address: str, timeout: float = 2.0) -> str | None:
 def _influx_problem(settings: StackSettings) -> str | None:
     """None if InfluxDB's /health passes, else the reason."""
     try:
-        with urllib.request.urlopen(f"{settings.influx_url}/health", timeout=3) as response:
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with no_proxy.open(f"{settings.influx_url}/health", timeout=3) as response:
             status = json.loads(response.read()).get("status")
     except (OSError, urllib.error.URLError, ValueError) as exc:
         return f"{settings.influx_url}/health: {exc}"
