@@ -84,3 +84,15 @@ def test_sampling_follows_the_probabilities() -> None:
     draws = [sample_defect_classes(p, rng) for _ in range(4000)]
     rate = np.mean(["scratch" in d for d in draws])
     assert rate == pytest.approx(p[SCRATCH], abs=0.03)
+
+
+def test_rig_draws_more_defects_from_a_sick_machine() -> None:
+    from simulators.camera import CameraRig
+
+    def labelled(health: float) -> int:
+        rig = CameraRig("cam-h", "line-1", "spindle-1", seed=5, width=96, height=96)
+        return sum(bool(rig.capture(i, health, "bearing_inner", "spindle").labels) for i in range(60))
+
+    healthy, sick = labelled(1.0), labelled(0.0)
+    assert healthy <= 8
+    assert sick >= healthy + 10
