@@ -1,0 +1,1 @@
+"""Pipelines of the edge agent: defects (vision) and faults (sensor windows)."""
