@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN: dict[str, set[str]] = {
     "proto": {"edge", "cloud", "simulators", "models", "iiot"},
     "simulators": {"edge", "cloud", "models", "iiot"},
-    "models": {"edge", "cloud", "iiot"},
+    # models may use the edge runtime: it evaluates exported files through the path that ships.
+    "models": {"cloud", "iiot"},
     "edge": {"cloud", "models", "simulators", "iiot", "torch", "ultralytics", "faust", "aiokafka"},
     "cloud": {"edge", "models", "simulators", "iiot", "torch", "ultralytics"},
 }
