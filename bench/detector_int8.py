@@ -26,7 +26,7 @@ import numpy as np
 from edge.vision.letterbox import preprocess_batch
 from models.detector.dataset import load_dataset
 from models.detector.evaluation import cpu_backend, evaluate_edge_path
-from proto.artifacts import load_manifest
+from proto.artifacts import ImageNormalization, load_manifest
 
 
 def _rate(manifest: Path, batches: list[np.ndarray], threads: int, warmup: int = 5) -> float:
@@ -39,6 +39,12 @@ def _rate(manifest: Path, batches: list[np.ndarray], threads: int, warmup: int =
         for batch in batches:
             backend.run({name: batch})
         return len(batches) / (time.perf_counter() - start)
+
+
+def _size(norm: object) -> tuple[int, int]:
+    if not isinstance(norm, ImageNormalization):
+        raise TypeError("not an image model")
+    return norm.letterbox_size
 
 
 def main() -> None:
@@ -56,8 +62,11 @@ def main() -> None:
     args = parser.parse_args()
 
     dataset = load_dataset(args.data)
-    size = load_manifest(args.fp32).normalization.letterbox_size
-    if load_manifest(args.int8).normalization.letterbox_size != size:
+    sizes = [load_manifest(m).normalization for m in (args.fp32, args.int8)]
+    if not all(isinstance(n, ImageNormalization) for n in sizes):
+        parser.error("both manifests must describe image models")
+    size = _size(sizes[0])
+    if _size(sizes[1]) != size:
         parser.error("the two models take different input sizes")
     files = dataset.images(args.split, limit=args.n)
     batches = [preprocess_batch([np.asarray(cv2.imread(str(p)), np.uint8)], size)[0] for p in files]
