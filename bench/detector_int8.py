@@ -1,15 +1,20 @@
 """Benchmark: the detector's FP32 and INT8 ONNX files side by side on this CPU (ONNX Runtime, edge path).
 
-Both models get the same preprocessed images and the same thread count. Timing is inference only
+All models get the same preprocessed images and the same thread count. Timing is inference only
 (batch 1, the static models' shape), in interleaved rounds (FP32, INT8, FP32, INT8, ...) so that
-load from other processes on a shared machine hits both alike; images/s is the median over rounds
-and the speed-up is the median of the per-round ratios. mAP50 of each comes from the edge path
-(`models.detector.evaluation.evaluate_edge_path`, validator settings) on one split.
+load from other processes on a shared machine hits every model alike; images/s is the median over
+rounds and each speed-up is the median of its per-round ratios to FP32. mAP50 of each comes from
+the edge path (`models.detector.evaluation.evaluate_edge_path`, validator settings) on one split.
+
+Compare the shipped pair:
 
     .venv/bin/python bench/detector_int8.py \\
         --fp32 models/artifacts/detector/defect-detector-fp32.manifest.json \\
         --int8 models/artifacts/detector/defect-detector-int8.manifest.json \\
         --data var/datasets/defects-320/data.yaml --split heldout --threads 2
+
+or quantize the FP32 file with several recipes (`models.detector.quantization.RECIPES`) and compare
+them all: `--recipes head-post-float,decode-float,head-post-float-percentile`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +32,9 @@ import numpy as np
 from edge.vision.letterbox import preprocess_batch
 from models.detector.dataset import load_dataset
 from models.detector.evaluation import cpu_backend, evaluate_edge_path
-from proto.artifacts import ImageNormalization, load_manifest
+from models.detector.manifests import write_manifest
+from models.detector.quantization import RECIPES, calibration_subset, quantize_int8
+from proto.artifacts import ImageNormalization, load_manifest, manifest_path_for
 
 
 def _rate(manifest: Path, batches: list[np.ndarray], threads: int, warmup: int = 5) -> float:
@@ -41,73 +49,98 @@ def _rate(manifest: Path, batches: list[np.ndarray], threads: int, warmup: int =
         return len(batches) / (time.perf_counter() - start)
 
 
-def _size(norm: object) -> tuple[int, int]:
+def _size(manifest: Path) -> tuple[int, int]:
+    norm = load_manifest(manifest).normalization
     if not isinstance(norm, ImageNormalization):
-        raise TypeError("not an image model")
+        raise SystemExit(f"{manifest} is not an image model")
     return norm.letterbox_size
 
 
+def _quantized(fp32: Path, recipes: list[str], calib: list[Path], size: int, folder: Path) -> dict[str, Path]:
+    """Quantize the FP32 model once per recipe into `folder`; manifests beside the files."""
+    parent = load_manifest(fp32)
+    out = {}
+    for name in recipes:
+        path = folder / f"int8-{name}.onnx"
+        quantize_int8(parent.artifact_path(fp32), path, calib, size, RECIPES[name])
+        write_manifest(
+            path, precision="int8", class_names=parent.class_names, imgsz=size, version="bench", parent=parent
+        )
+        out[f"int8:{name}"] = manifest_path_for(path)
+    return out
+
+
 def main() -> None:
-    """Time both models in interleaved rounds, measure mAP50 of each, print the comparison."""
+    """Time every model in interleaved rounds, measure mAP50 of each, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fp32", type=Path, required=True, help="FP32 manifest")
-    parser.add_argument("--int8", type=Path, required=True, help="INT8 manifest")
+    parser.add_argument("--int8", type=Path, action="append", default=[], help="INT8 manifest (repeatable)")
+    parser.add_argument("--recipes", default="", help="comma-separated INT8 recipes to quantize and compare")
+    parser.add_argument("--calib-split", default="train", help="calibration images for --recipes")
+    parser.add_argument("--calib-images", type=int, default=200)
     parser.add_argument("--data", type=Path, required=True, help="data.yaml of the dataset")
     parser.add_argument("--split", default="heldout", help="split for mAP50 and timing images")
     parser.add_argument("--n", type=int, default=100, help="images per timing round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per model")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (both models)")
+    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (all models)")
     parser.add_argument("--map-limit", type=int, default=None, help="at most this many images for mAP50")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown:
+        parser.error(f"unknown recipes {unknown}; choose from {sorted(RECIPES)}")
+    if not args.int8 and not recipes:
+        parser.error("give --int8 and/or --recipes")
 
     dataset = load_dataset(args.data)
-    sizes = [load_manifest(m).normalization for m in (args.fp32, args.int8)]
-    if not all(isinstance(n, ImageNormalization) for n in sizes):
-        parser.error("both manifests must describe image models")
-    size = _size(sizes[0])
-    if _size(sizes[1]) != size:
-        parser.error("the two models take different input sizes")
-    files = dataset.images(args.split, limit=args.n)
-    batches = [preprocess_batch([np.asarray(cv2.imread(str(p)), np.uint8)], size)[0] for p in files]
+    size = _size(args.fp32)
+    models = {"fp32": args.fp32} | {f"int8:{p.stem.split('.')[0]}": p for p in args.int8}
+    with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:
+        if recipes:
+            calib = calibration_subset(dataset.images(args.calib_split), args.calib_images)
+            models |= _quantized(args.fp32, recipes, calib, size[0], Path(tmp))
+        for key, manifest in models.items():
+            if _size(manifest) != size:
+                parser.error(f"{key} takes {_size(manifest)}, FP32 takes {size}")
+        files = dataset.images(args.split, limit=args.n)
+        batches = [preprocess_batch([np.asarray(cv2.imread(str(p)), np.uint8)], size)[0] for p in files]
 
-    rates: dict[str, list[float]] = {"fp32": [], "int8": []}
-    for _ in range(args.rounds):
-        rates["fp32"].append(_rate(args.fp32, batches, args.threads))
-        rates["int8"].append(_rate(args.int8, batches, args.threads))
-    ratios = [i / f for f, i in zip(rates["fp32"], rates["int8"], strict=True)]
+        rates: dict[str, list[float]] = {k: [] for k in models}
+        for _ in range(args.rounds):
+            for key, manifest in models.items():
+                rates[key].append(_rate(manifest, batches, args.threads))
+        images = dataset.images(args.split, limit=args.map_limit)
+        maps = {k: evaluate_edge_path(m, images, threads=args.threads) for k, m in models.items()}
 
-    images = dataset.images(args.split, limit=args.map_limit)
-    maps = {
-        k: evaluate_edge_path(m, images, threads=args.threads)
-        for k, m in (("fp32", args.fp32), ("int8", args.int8))
+    speedups = {
+        k: statistics.median(i / f for f, i in zip(rates["fp32"], r, strict=True)) for k, r in rates.items()
     }
-
+    shape = f"{size[1]}x{size[0]}"
+    print(f"timing: {len(files)} images x {args.rounds} rounds at {shape}, batch 1, {args.threads} threads")
+    print(f"mAP: {args.split}, {len(images)} images, edge path (conf 0.001, IoU 0.7, multi-label NMS)")
+    width = max(len(k) for k in models) + 2
     print(
-        f"images: {len(files)} x {args.rounds} rounds at {size[1]}x{size[0]}, batch 1, threads {args.threads}"
+        f"{'model':<{width}}{'images/s':>9}{'min':>7}{'max':>7}{'speed-up':>9}{'mAP50':>8}{'ΔmAP50':>8}{'mAP50-95':>9}"
     )
-    header = f"{'model':<6}{'images/s':>10}{'min':>8}{'max':>8}{'mAP50':>9}{'mAP50-95':>10}"
-    print(f"{header}  ({args.split}, {len(images)} images)")
-    for key in ("fp32", "int8"):
+    base = maps["fp32"].map50
+    for key in models:
         r = rates[key]
         print(
-            f"{key:<6}{statistics.median(r):>10.1f}{min(r):>8.1f}{max(r):>8.1f}"
-            f"{100 * maps[key].map50:>9.2f}{100 * maps[key].map50_95:>10.2f}"
+            f"{key:<{width}}{statistics.median(r):>9.1f}{min(r):>7.1f}{max(r):>7.1f}{speedups[key]:>8.2f}x"
+            f"{100 * maps[key].map50:>8.2f}{100 * (maps[key].map50 - base):>+8.2f}"
+            f"{100 * maps[key].map50_95:>9.2f}"
         )
-    speedup = statistics.median(ratios)
-    drop = 100 * (maps["fp32"].map50 - maps["int8"].map50)
-    print(
-        f"INT8 speed-up: {speedup:.2f}x (median of per-round ratios {', '.join(f'{x:.2f}' for x in ratios)})"
-    )
-    print(f"INT8 mAP50 change: {-drop:+.2f} points")
     if args.json:
         result = {
             "rates": rates,
-            "speedup": speedup,
+            "speedup": speedups,
             "map50": {k: v.map50 for k, v in maps.items()},
             "map50_95": {k: v.map50_95 for k, v in maps.items()},
             "split": args.split,
             "threads": args.threads,
+            "images_timed": len(files),
+            "images_scored": len(images),
         }
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
