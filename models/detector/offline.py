@@ -18,6 +18,7 @@ What ultralytics would otherwise fetch or send, and what stops it here:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from models.detector.errors import OfflineSetupError
+
+log = logging.getLogger(__name__)
 
 FONT_NAMES: tuple[str, ...] = ("Arial.ttf", "Arial.Unicode.ttf")
 SUBDIR = "Ultralytics"  # what ultralytics appends to YOLO_CONFIG_DIR
@@ -94,21 +97,30 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _check_not_imported_elsewhere(config_dir: Path) -> None:
+def _already_configured() -> Path | None:
+    """The config dir of an ultralytics imported earlier in this process (None if not imported).
+
+    Raises OfflineSetupError when ultralytics was imported without the offline environment.
+    """
     if "ultralytics" not in sys.modules:
-        return
+        return None
     configured = os.environ.get("YOLO_CONFIG_DIR")
-    if os.environ.get("YOLO_OFFLINE") != "1" or configured is None or Path(configured) != config_dir:
+    if os.environ.get("YOLO_OFFLINE") != "1" or configured is None:
         raise OfflineSetupError(
             "ultralytics was imported before configure_offline(): its network checks and settings "
             "already ran; call configure_offline() first"
         )
+    return Path(configured)
 
 
 def configure_offline(config_dir: str | Path = DEFAULT_CONFIG_DIR) -> OfflineConfig:
     """Set everything that keeps ultralytics offline, then import it and check that it is."""
     config_dir = Path(config_dir).resolve()
-    _check_not_imported_elsewhere(config_dir)
+    earlier = _already_configured()
+    if earlier is not None and earlier != config_dir:
+        # one process, one ultralytics: its settings were read at import; keep the first dir
+        log.info("ultralytics already configured offline with %s; not switching to %s", earlier, config_dir)
+        config_dir = earlier
     user_dir = config_dir / SUBDIR
     try:
         user_dir.mkdir(parents=True, exist_ok=True)
