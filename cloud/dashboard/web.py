@@ -92,6 +92,40 @@ def json_body(entry: CachedBody, request: Request) -> Response:
     )
 
 
+def _gate(request: Request) -> Gate:
+    gate: Gate = request.app.state.gate
+    return gate
+
+
+def who(request: Request) -> Principal:
+    """The caller: a bearer token (machine client) or the session cookie."""
+    return _gate(request).identify(request.cookies.get(SESSION_COOKIE), request.headers.get("authorization"))
+
+
+def viewer(principal: Annotated[Principal, Depends(who)]) -> Principal:
+    """Anyone who may look."""
+    require(principal, Permission.VIEW)
+    return principal
+
+
+def operator(request: Request, principal: Annotated[Principal, Depends(who)]) -> Principal:
+    """People only (a session), with the ACT permission and this session's CSRF token."""
+    require(principal, Permission.ACT)
+    _gate(request).signer.check_csrf(principal.session_id, request.headers.get(CSRF_HEADER))
+    return principal
+
+
+def admin(principal: Annotated[Principal, Depends(who)]) -> Principal:
+    """Administrators."""
+    require(principal, Permission.ADMIN)
+    return principal
+
+
+Viewer = Annotated[Principal, Depends(viewer)]
+Operator = Annotated[Principal, Depends(operator)]
+Admin = Annotated[Principal, Depends(admin)]
+
+
 def create_app(
     service: DashboardService, gate: Gate, *, cookie_secure: bool = False, heartbeat_s: float = 15.0
 ) -> FastAPI:
@@ -118,6 +152,8 @@ def create_app(
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
+    app.state.gate = gate
+    app.state.service = service
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -126,25 +162,6 @@ def create_app(
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
         body = ErrorBody(error=type(exc).__name__, detail=str(exc))
         return JSONResponse(body.model_dump(), status_code=exc.status, headers=headers)
-
-    def who(request: Request) -> Principal:
-        return gate.identify(request.cookies.get(SESSION_COOKIE), request.headers.get("authorization"))
-
-    def viewer(principal: Annotated[Principal, Depends(who)]) -> Principal:
-        require(principal, Permission.VIEW)
-        return principal
-
-    def operator(request: Request, principal: Annotated[Principal, Depends(who)]) -> Principal:
-        """People only (a session), with the ACT permission and this session's CSRF token."""
-        require(principal, Permission.ACT)
-        gate.signer.check_csrf(principal.session_id, request.headers.get(CSRF_HEADER))
-        return principal
-
-    def admin(principal: Annotated[Principal, Depends(who)]) -> Principal:
-        require(principal, Permission.ADMIN)
-        return principal
-
-    Viewer = Annotated[Principal, Depends(viewer)]
 
     # ----------------------------------------------------------------- pages
 
@@ -269,7 +286,7 @@ def create_app(
     async def act(
         alert_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
         body: ActionBody,
-        principal: Annotated[Principal, Depends(operator)],
+        principal: Operator,
     ) -> ActionAccepted:
         """Acknowledge, annotate, shelve, unshelve or clear (operator or admin; session and CSRF token)."""
         return await service.act(
@@ -339,7 +356,7 @@ def create_app(
         )
 
     @app.get("/api/v1/users", tags=["admin"], responses=ERRORS)
-    async def users(_: Annotated[Principal, Depends(admin)]) -> dict[str, Any]:
+    async def users(_: Admin) -> dict[str, Any]:
         """Users with their roles, and the names of the API tokens (admin)."""
         return {
             "users": [
