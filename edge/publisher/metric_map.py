@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from proto.messages import AlarmState, Prediction
 from proto.sparkplug import DataType, Metric, MetricValue, PropertyValue
 
@@ -225,7 +228,7 @@ def sample_metrics(
     device_id: str,
     channels: Sequence[str],
     timestamps_ms: Sequence[int],
-    rows: Sequence[Sequence[float]],
+    rows: Sequence[Sequence[float]] | npt.NDArray[np.float64],
     rbe: ReportByException,
 ) -> tuple[Metric, ...]:
     """Sensor samples as DOUBLE metrics in chronological order, missing (NaN) values left out."""

@@ -1,0 +1,153 @@
+"""The agent composed from settings, against a fake transport: telemetry, predictions, events, health, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from test_edge_defect_pipeline import frame
+from test_edge_fakes import FAULT_CHANNELS, build_fault_model, build_grid_detector
+from test_edge_publisher import FakeBroker, FakeTransport
+
+from edge.agent import EdgeAgent
+from edge.cli import group
+from edge.health import HealthMetrics, HealthServer, Probes
+from edge.records import SensorSamples
+from edge.settings import AgentSettings
+from proto import codec
+from proto.messages import DetectionEvent
+from proto.sparkplug import MessageType, decode_message, parse_topic
+
+
+def settings_for(tmp_path: Path, **extra: object) -> AgentSettings:
+    fault = build_fault_model(tmp_path / "fault", window=4, stride=2)
+    detector = build_grid_detector(tmp_path / "det", size=128)
+    return AgentSettings(
+        group_id="plant",
+        edge_node_id="edge-1",
+        fault={
+            "manifest": fault,
+            "tick_s": 0.05,
+            "backend": {"kind": "onnxruntime", "providers": ["CPUExecutionProvider"]},
+        },  # type: ignore[arg-type]
+        detector={
+            "manifest": detector,
+            "max_wait_ms": 1,
+            "backend": {"kind": "onnxruntime", "providers": ["CPUExecutionProvider"]},
+        },  # type: ignore[arg-type]
+        outbox={"path": tmp_path / "outbox.sqlite", "synchronous": "NORMAL"},  # type: ignore[arg-type]
+        health={"port": 0, "host": "127.0.0.1"},  # type: ignore[arg-type]
+        machines=({"machine_id": "m0", "line_id": "l", "channels": list(FAULT_CHANNELS)},),  # type: ignore[arg-type]
+        node_metrics_period_s=0.2,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def until(predicate: Callable[[], object], within_s: float = 15.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+def published(broker: FakeBroker, kind: str) -> list[tuple[str, bytes]]:
+    out = []
+    for _, message in broker.published:
+        parsed = parse_topic(message.topic) if message.topic.startswith("spBv1.0") else None
+        if (parsed is not None and str(getattr(parsed, "message_type", "")) == kind) or (
+            parsed is None and message.topic.endswith(kind)
+        ):
+            out.append((message.topic, message.payload))
+    return out
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_agent_publishes_telemetry_predictions_and_detections(tmp_path: Path) -> None:
+    broker = FakeBroker()
+    settings = settings_for(tmp_path)
+    async with EdgeAgent(settings, transport_factory=lambda: FakeTransport(broker)) as agent:
+        await until(lambda: agent.publisher is not None and agent.publisher.online)
+        nbirth = published(broker, "NBIRTH")
+        assert nbirth
+        dbirths = {parse_topic(t).device_id for t, _ in published(broker, "DBIRTH")}  # type: ignore[union-attr]
+        assert "m0" in dbirths  # declared in the settings: born before its first sample
+        t = np.arange(0, 800, 100, dtype=np.int64)
+        values = np.column_stack([np.full(8, 1.0), np.zeros(8)])
+        agent.samples.put_samples(SensorSamples("m1", "l", FAULT_CHANNELS, t, values, units=("degC", "g")))
+        agent.mailbox.put(frame("cam-1", 1, [(32, 0, 48, 16)]))
+        await until(
+            lambda: any(topic.endswith("/detections") for _, m in broker.published for topic in [m.topic])
+        )
+        await until(lambda: any(b"prediction/" in p for _, p in published(broker, "DBIRTH")))
+        await until(lambda: len(published(broker, "DDATA")) >= 2)
+        status, body = await http_get(agent.health.port, "/metrics")  # type: ignore[union-attr]
+        assert status == 200
+        assert b"edge_step_seconds_bucket" in body
+        assert b'edge_model_info{name="fault",pipeline="fault",version="1.0.0"} 1.0' in body
+        status, body = await http_get(agent.health.port, "/readyz")  # type: ignore[union-attr]
+        assert status == 200
+        assert json.loads(body)["checks"]["sparkplug_online"] is True
+        assert (await http_get(agent.health.port, "/healthz"))[0] == 200  # type: ignore[union-attr]
+        new_version = await agent.swap_model(
+            "fault", build_fault_model(tmp_path / "f2", window=4, stride=2, version="2.0.0")
+        )
+        assert new_version == "2.0.0"
+    ((_, payload),) = [p for p in published(broker, "detections")]
+    event = codec.decode(DetectionEvent, payload)
+    assert (event.camera_id, event.seq, event.edge_node) == ("cam-1", 1, "edge-1")
+    values_by_name: dict[str, object] = {}
+    for topic, data in published(broker, "DDATA"):
+        device = parse_topic(topic).device_id  # type: ignore[union-attr]
+        raw = decode_message(MessageType.DDATA, data)
+        assert raw.seq is not None
+        values_by_name.update({f"{device}:{m.alias}": m.value for m in raw.metrics})
+    assert values_by_name  # telemetry and predictions went out by alias
+    last = broker.connections[-1].closed_with
+    assert last is not None
+    assert "/NDEATH/" in last.topic
+
+
+async def test_health_probes() -> None:
+    probes = Probes(stall_after_s=0.05)
+    ready = {"value": False}
+    probes.readiness("models", lambda: ready["value"])
+    async with HealthServer(HealthMetrics(), probes, "127.0.0.1", 0) as server:
+        assert (await http_get(server.port, "/readyz"))[0] == 503
+        ready["value"] = True
+        assert (await http_get(server.port, "/readyz"))[0] == 200
+        probes.busy("inference", time.monotonic() - 1.0)  # stuck for a second
+        status, body = await http_get(server.port, "/healthz")
+        assert status == 503
+        assert json.loads(body)["checks"]["busy:inference"] is False
+        probes.busy("inference", None)
+        assert (await http_get(server.port, "/healthz"))[0] == 200
+        assert (await http_get(server.port, "/nope"))[0] == 404
+
+
+def test_cli_lists_settings_and_shows_them(tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(group, ["settings"])
+    assert listed.exit_code == 0
+    assert "IIOT_EDGE_MQTT__HOST" in listed.output
+    config = tmp_path / "edge.yaml"
+    config.write_text("edge_node_id: e9\nmqtt: {password: hunter2}\n")
+    shown = runner.invoke(group, ["settings", "--show", "--config", str(config)])
+    assert shown.exit_code == 0
+    assert json.loads(shown.output)["edge_node_id"] == "e9"
+    assert "hunter2" not in shown.output
+    config.write_text("edge_node_id: 'bad/id'\n")
+    assert runner.invoke(group, ["run", "--config", str(config)]).exit_code != 0
