@@ -212,8 +212,9 @@ class EdgeAgent:
         model = await asyncio.to_thread(
             load_fault_model, _opener(f.manifest, f.backend), manifest, f.warmup_runs
         )
+        min_duration_ms = None if f.min_duration_s is None else round(f.min_duration_s * 1000)
         hysteresis = hysteresis_config(
-            manifest, f.enter, f.exit, int(f.min_duration_s * 1000), int(f.clear_duration_s * 1000)
+            manifest, f.enter, f.exit, min_duration_ms, round(f.clear_duration_s * 1000)
         )
         slot = ModelSlot(model, probation_batches=f.probation_batches, listener=self._slot_listener("fault"))
         self._slots["fault"] = slot

@@ -190,7 +190,9 @@ class FaultSettings(_Section):
         default=None, ge=0, le=1, description="Alarm enter threshold (none: manifest)."
     )
     exit: float | None = Field(default=None, ge=0, le=1, description="Alarm exit threshold (none: manifest).")
-    min_duration_s: float = Field(default=0.0, ge=0, description="Event time above enter before an alarm.")
+    min_duration_s: float | None = Field(
+        default=None, ge=0, description="Event time above enter before an alarm (none: manifest, else 0)."
+    )
     clear_duration_s: float = Field(default=0.0, ge=0, description="Event time below exit before it clears.")
     max_gap_s: float | None = Field(
         default=None, gt=0, description="A longer gap in samples restarts windows."

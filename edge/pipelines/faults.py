@@ -9,6 +9,7 @@ postprocess) are timed separately.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.features import FeatureBuilder, FeatureRecipe
 from edge.hysteresis import AlarmStatus, HysteresisConfig, Transition, step
 from edge.inference.base import InferenceBackend, warmup
 from edge.model_slot import LoadedModel, ModelSlot
@@ -24,6 +26,8 @@ from edge.records import MonotonicSeq, SensorSamples
 from edge.windows import AddResult, WindowAssembler, WindowRef, WindowSpec
 from proto.artifacts import AlarmThresholds, ModelManifest
 from proto.messages import ModelRef, Prediction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -34,6 +38,7 @@ class FaultRunner:
     spec: WindowSpec
     outputs: OutputMap
     input_name: str
+    recipe: FeatureRecipe
 
     @classmethod
     def create(cls, backend: InferenceBackend, manifest: ModelManifest) -> FaultRunner:
@@ -47,7 +52,8 @@ class FaultRunner:
                 f"{manifest.name}: input {shape} does not fit windows of {spec.length} x {len(spec.channels)}"
             )
         outputs = OutputMap.from_specs(backend.output_specs, manifest.class_names)
-        return cls(backend, spec, outputs, backend.input_specs[0].name)
+        recipe = FeatureRecipe.from_manifest(manifest)
+        return cls(backend, spec, outputs, backend.input_specs[0].name, recipe)
 
     def __call__(self, batch: np.ndarray) -> list[FaultScore]:
         """Scores of a normalized batch [B, T, C]."""
@@ -74,14 +80,16 @@ def hysteresis_config(
     manifest: ModelManifest,
     enter: float | None = None,
     exit: float | None = None,
-    min_duration_ms: int = 0,
+    min_duration_ms: int | None = None,
     clear_duration_ms: int = 0,
 ) -> HysteresisConfig:
-    """Thresholds from the settings, else from the manifest, else 0.8 / 0.6."""
+    """Settings first, else the manifest (thresholds, metrics.alarm_min_duration_s), else 0.8 / 0.6 / 0."""
     thresholds = manifest.thresholds
     default_enter, default_exit = (
         (thresholds.enter, thresholds.exit) if isinstance(thresholds, AlarmThresholds) else (0.8, 0.6)
     )
+    if min_duration_ms is None:
+        min_duration_ms = round(float(manifest.metrics.get("alarm_min_duration_s", 0.0)) * 1000)
     return HysteresisConfig(
         enter if enter is not None else default_enter,
         exit if exit is not None else default_exit,
@@ -156,9 +164,12 @@ class FaultPipeline:
         self.hysteresis = hysteresis
         self.group_id, self.edge_node = group_id, edge_node
         self.max_batch = max_batch
+        self._pending_per_machine, self._max_gap_ms = pending_per_machine, max_gap_ms
+        self._recipe = slot.current.runner.recipe
         self.assembler = WindowAssembler(
             slot.current.runner.spec, pending_per_machine=pending_per_machine, max_gap_ms=max_gap_ms
         )
+        self._builders: dict[str, FeatureBuilder] = {}
         self._alarms: dict[str, AlarmStatus] = {}
         self._lock = threading.Lock()
         self._clock = clock
@@ -166,10 +177,22 @@ class FaultPipeline:
         self.ingested = AddResult()
 
     def ingest(self, samples: SensorSamples) -> AddResult:
-        """Add one block of samples to its machine's buffer."""
+        """Add one block of samples: as rows of the model's recipe, into its machine's buffer."""
         with self._lock:
+            builder = self._builders.get(samples.machine_id)
+            if builder is None:
+                builder = self._builders[samples.machine_id] = FeatureBuilder(
+                    self._recipe, samples.machine_kind
+                )
+            rows = builder.add(samples.channels, samples.timestamps_ms, samples.values)
+            if not len(rows):
+                return AddResult()
             result = self.assembler.add(
-                samples.machine_id, samples.line_id, samples.channels, samples.timestamps_ms, samples.values
+                samples.machine_id,
+                samples.line_id,
+                self.assembler.spec.channels,
+                rows.timestamps_ms,
+                rows.values,
             )
         total = self.ingested
         self.ingested = AddResult(
@@ -187,6 +210,9 @@ class FaultPipeline:
 
     def tick(self) -> TickResult:
         """Run every ready window as one batch; predictions in window order, alarms on crossings."""
+        runner = self.slot.current.runner
+        if runner.recipe != self._recipe:
+            self._restart(runner)
         batch = self.slot.run(self._run_batch)
         if not batch.windows:
             return TickResult(model_version=batch.model.version)
@@ -199,8 +225,20 @@ class FaultPipeline:
         timings = TickTimings(batch.assemble_ms, batch.inference_ms, (self._clock() - t0) * 1e3)
         return TickResult(tuple(predictions), tuple(alarms), timings, batch.model.version)
 
+    def _restart(self, runner: FaultRunner) -> None:
+        """A model with other features: rows so far do not fit it, so windows start over."""
+        log.warning("the new fault model builds other features; its windows start from the next samples")
+        with self._lock:
+            self._recipe = runner.recipe
+            self._builders.clear()
+            self.assembler = WindowAssembler(
+                runner.spec, pending_per_machine=self._pending_per_machine, max_gap_ms=self._max_gap_ms
+            )
+
     def _run_batch(self, model: LoadedModel[FaultRunner]) -> _Batch:
         spec = model.runner.spec
+        if model.runner.recipe != self._recipe:  # rolled back across a feature change: wait a tick
+            return _Batch(spec, (), [], model, 0.0, 0.0)
         t0 = self._clock()
         with self._lock:
             windows = self.assembler.pending(spec, limit=self.max_batch)
@@ -213,6 +251,7 @@ class FaultPipeline:
     def _predictions(self, batch: _Batch) -> tuple[list[Prediction], list[AlarmEvent]]:
         predictions, alarms = [], []
         ref = ModelRef(name=batch.model.name, version=batch.model.version)
+        step_ms = self._recipe.step_ms
         for window, score in zip(batch.windows, batch.scores, strict=True):
             status = self._alarms.get(window.machine_id, AlarmStatus())
             status, transition = step(self.hysteresis, status, score.probability, window.end_ms)
@@ -223,7 +262,7 @@ class FaultPipeline:
                 machine_id=window.machine_id,
                 line_id=window.line_id,
                 timestamp_ms=window.end_ms,
-                window_start_ms=window.start_ms,
+                window_start_ms=max(0, window.start_ms - max(0, step_ms - 1)),
                 fault_probability=score.probability,
                 fault_type=score.fault_type,
                 class_probabilities=dict(score.class_probabilities),

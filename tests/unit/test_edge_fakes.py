@@ -52,9 +52,11 @@ def build_fault_model(
     gain: float = 10.0,
     center: float = 0.5,
     name: str = "fault",
+    channels: tuple[str, ...] = FAULT_CHANNELS,
+    metrics: dict[str, float] | None = None,
 ) -> Path:
     """fault_probability = sigmoid(gain * (mean of channel 0 - center)); returns the manifest path."""
-    c = len(FAULT_CHANNELS)
+    c = len(channels)
     x = helper.make_tensor_value_info("windows", TensorProto.FLOAT, ["batch", window, c])
     outputs = [
         helper.make_tensor_value_info("fault_probability", TensorProto.FLOAT, ["batch", 1]),
@@ -100,8 +102,9 @@ def build_fault_model(
             TensorDecl(name="rul", shape=("batch", 1)),
         ),
         normalization=SeriesNormalization(
-            channel_names=FAULT_CHANNELS, mean=(0.0, 0.0), std=(1.0, 1.0), window_length=window, stride=stride
+            channel_names=channels, mean=(0.0,) * c, std=(1.0,) * c, window_length=window, stride=stride
         ),
+        metrics=metrics or {},
         class_names=FAULT_CLASSES,
         thresholds=AlarmThresholds(enter=0.8, exit=0.5),
         training_data="none: a test stand-in",
