@@ -1,7 +1,7 @@
 """The baseline the LSTM has to beat: gradient-boosted trees on hand-made window features.
 
-Per value channel of a normalized window: mean, standard deviation, least-squares slope per step
-and the last value; plus the last presence flags and the kind one-hot. Three sklearn
+Per channel of a normalized window: mean, standard deviation, least-squares slope per step and the
+last value. Three sklearn
 ``HistGradientBoosting`` models answer the same three questions as the LSTM's heads (fail soon with
 balanced class weights, fault type, RUL) and are wrapped as a ``Predictor`` so the evaluation scores
 both with the same code, splits and threshold selection.
@@ -20,19 +20,19 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from models.fault.dataset import SplitData
 from models.fault.errors import TrainingError
 from models.fault.evaluate import Outputs
-from models.fault.features import N_VALUES, Normalization
+from models.fault.features import Normalization
 from models.fault.windows import gather_windows
 
 log = logging.getLogger(__name__)
 
 
 def window_features(windows: NDArray[np.floating]) -> NDArray[np.float32]:
-    """``[B, 4 * N_VALUES + extra]`` features of windows ``[B, T, C]``."""
-    values = np.asarray(windows[:, :, :N_VALUES], dtype=np.float64)
+    """``[B, 4 * C]`` features of windows ``[B, T, C]``."""
+    values = np.asarray(windows, dtype=np.float64)
     steps = values.shape[1]
     centred_t = np.arange(steps) - (steps - 1) / 2.0
     slope = np.einsum("btc,t->bc", values, centred_t) / float(np.sum(centred_t**2))
-    parts = [values.mean(axis=1), values.std(axis=1), slope, values[:, -1], windows[:, -1, N_VALUES:]]
+    parts = [values.mean(axis=1), values.std(axis=1), slope, values[:, -1]]
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "iiot-twin-timeseries/1"
 DEFAULT_CACHE = Path("var/cache/fault")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ def _build_rows(export_dir: Path, index: dict[str, Any], split: str, factor: int
     for entry in files:
         data = _load_machine(export_dir / entry["path"])
         channels = tuple(str(c) for c in data["channels"])
-        rows = machine_features(data["values"], channels, entry["kind"], factor)
+        rows = machine_features(data["values"], channels, factor)
         n = rows.shape[0]
         last = np.arange(n) * factor + factor - 1  # labels at the end of each feature step
         t0 = float(data["timestamps_ms"][0]) / 1000.0 - float(index["period_s"])

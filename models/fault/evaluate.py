@@ -27,6 +27,7 @@ from models.fault.metrics import (
     binary_metrics,
     confusion_matrix,
     event_summary,
+    fault_periods,
     rul_mae_h,
 )
 from models.fault.windows import gather_windows
@@ -88,12 +89,14 @@ def alarm_series(split: SplitData, predictions: SplitPredictions) -> list[Machin
     series = []
     for m, machine_id in enumerate(split.machine_ids):
         mine = split.machine_of == m
+        rows = split.machine_rows(m)
         series.append(
             MachineSeries(
                 machine_id=machine_id,
                 t_s=split.t_s[split.ends[mine]],
                 prob=predictions.fail_prob[mine].astype(np.float64),
                 events=tuple(events[m]),
+                periods=tuple(fault_periods(split.t_s[rows], split.fault_active[rows])),
             )
         )
     return series
@@ -108,11 +111,13 @@ def policy_grid(step_s: float) -> list[AlarmPolicy]:
     return list(dict.fromkeys(grid))
 
 
-def choose_policy(series: list[MachineSeries], step_s: float) -> tuple[AlarmPolicy, dict[str, float]]:
+def choose_policy(
+    series: list[MachineSeries], step_s: float, grace_s: float
+) -> tuple[AlarmPolicy, dict[str, float]]:
     """The policy with the most faults flagged within the false-alarm budget (then longest lead)."""
     best: tuple[tuple[float, ...], AlarmPolicy, dict[str, float]] | None = None
     for policy in policy_grid(step_s):
-        summary, _ = event_summary(series, policy)
+        summary, _ = event_summary(series, policy, grace_s)
         rate = summary["false_alarms_per_machine_day"]
         feasible = rate <= MAX_FALSE_ALARMS_PER_MACHINE_DAY
         recall = summary["event_recall"] if np.isfinite(summary["event_recall"]) else 0.0
@@ -137,12 +142,14 @@ def choose_thresholds(
     """Window threshold and alarm policy from the validation split."""
     valid = val.targets.valid
     window = best_f1_threshold(val.targets.fail_soon[valid], predictions.fail_prob[valid], max_fpr=TARGET_FPR)
-    policy, summary = choose_policy(alarm_series(val, predictions), config.feature_s * config.eval_stride)
+    policy, summary = choose_policy(
+        alarm_series(val, predictions), config.feature_s * config.eval_stride, config.window_s
+    )
     return Thresholds(window, policy), summary
 
 
 def score_split(
-    split: SplitData, predictions: SplitPredictions, thresholds: Thresholds, rul_cap_s: float
+    split: SplitData, predictions: SplitPredictions, thresholds: Thresholds, config: WindowConfig
 ) -> tuple[dict[str, Any], list[EventOutcome]]:
     """Window, fault-type, RUL and event metrics of one split under fixed thresholds."""
     valid = split.targets.valid
@@ -153,8 +160,8 @@ def score_split(
     pred_fault = predictions.fault_probs[valid].argmax(axis=1)
     faulty = true_fault > 0
     n_classes = predictions.fault_probs.shape[1]
-    degrading = split.targets.rul_s[valid] < rul_cap_s
-    events, outcomes = event_summary(alarm_series(split, predictions), thresholds.alarm)
+    degrading = split.targets.rul_s[valid] < config.rul_cap_s
+    events, outcomes = event_summary(alarm_series(split, predictions), thresholds.alarm, config.window_s)
     report: dict[str, Any] = {
         "windows": int(valid.sum()),
         "positives": int(truth.sum()),

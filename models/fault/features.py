@@ -1,19 +1,15 @@
 """Feature rows of the fault predictor: what one feature step of one machine looks like to the model.
 
 The twin export (and an edge gateway) reports a NaN-aware mean of each sensor channel per period
-(10 s by default). The model sees coarser steps of ``feature_s`` (5 min by default), one row per
-step with a fixed channel order that is the union over machine kinds:
+(10 s by default). The model sees coarser steps of ``feature_s`` (5 min by default): one row per
+step holding, for every sensor channel of the union over machine kinds (fixed order, the twin's
+channel names), the NaN-aware mean of the samples in the step, forward-filled through dropouts.
 
-* one value per sensor channel: the mean of the period means in the step, forward-filled through
-  dropouts; magnitudes that scale with machine size (current, speed, vibration, pressure, flow) are
-  ``log10(max(x, 0) + floor)`` so a bigger machine is an offset, not a different scale;
-* one presence flag per sensor (1: the sensor delivered a sample in the step, 0: dropout or absent);
-* a one-hot of the machine kind.
-
-Normalization (per-channel mean and std from the training split) follows; a channel the machine
-does not have, or has not reported yet, is NaN before normalization and 0 after it. The edge
-implements the same recipe from the manifest's channel names (``log10:<channel>``,
-``present:<sensor>``, ``kind:<kind>``, plain ``<channel>``); this module is the reference.
+The edge does exactly this and nothing more: aggregate, forward-fill, standardize with the
+manifest's per-channel mean and std, and set a channel the machine lacks (or has not reported yet)
+to 0. Everything else the model needs — log magnitudes for channels that scale with machine size,
+the absent-channel pattern that tells a pump from a motor — happens inside the ONNX graph
+(``models.fault.model.InputTransform``), so training and the edge cannot drift apart.
 """
 
 from __future__ import annotations
@@ -28,40 +24,25 @@ from models.fault.errors import DatasetError
 
 FloatArray = NDArray[np.float32]
 
-# (channel, sensor, log floor or None for a linear channel). Order is the model's input order.
-VALUE_CHANNELS: tuple[tuple[str, str, float | None], ...] = (
-    ("temperature_c", "temperature", None),
-    ("current_a", "current", 0.01),
-    ("speed_rpm", "speed", 1.0),
-    ("vib_rms_g", "vibration", 1e-4),
-    ("vib_kurtosis", "vibration", 0.01),
-    ("vib_crest", "vibration", 0.01),
-    ("vib_1x_g", "vibration", 1e-4),
-    ("vib_2x_g", "vibration", 1e-4),
-    ("vib_bpfo_env", "vibration", 1e-5),
-    ("vib_bpfi_env", "vibration", 1e-5),
-    ("pressure_bar", "pressure", 0.01),
-    ("flow_m3h", "flow", 0.1),
+# (channel, floor of its log10 inside the model, or None for a linear channel). Order = input order.
+CHANNELS: tuple[tuple[str, float | None], ...] = (
+    ("temperature_c", None),
+    ("current_a", 0.01),
+    ("speed_rpm", 1.0),
+    ("vib_rms_g", 1e-4),
+    ("vib_kurtosis", 0.01),
+    ("vib_crest", 0.01),
+    ("vib_1x_g", 1e-4),
+    ("vib_2x_g", 1e-4),
+    ("vib_bpfo_env", 1e-5),
+    ("vib_bpfi_env", 1e-5),
+    ("pressure_bar", 0.01),
+    ("flow_m3h", 0.1),
 )
-SENSORS: tuple[str, ...] = tuple(dict.fromkeys(sensor for _, sensor, _ in VALUE_CHANNELS))
-KINDS: tuple[str, ...] = ("motor", "pump", "spindle", "conveyor")
-
-
-def _value_name(channel: str, floor: float | None) -> str:
-    return channel if floor is None else f"log10:{channel}"
-
-
-FEATURE_NAMES: tuple[str, ...] = (
-    *(_value_name(c, f) for c, _, f in VALUE_CHANNELS),
-    *(f"present:{s}" for s in SENSORS),
-    *(f"kind:{k}" for k in KINDS),
-)
-N_VALUES = len(VALUE_CHANNELS)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in CHANNELS)
 N_FEATURES = len(FEATURE_NAMES)
-# Flags and one-hots stay 0/1: normalization leaves them alone (mean 0, std 1).
-BINARY_FEATURES = np.arange(N_VALUES, N_FEATURES)
-_LOG_FLOORS = np.array([np.nan if f is None else f for _, _, f in VALUE_CHANNELS], dtype=np.float64)
-_SENSOR_OF = np.array([SENSORS.index(s) for _, s, _ in VALUE_CHANNELS])
+# 0 marks a linear channel; the model applies log10(max(x, 0) + floor) to the others.
+LOG_FLOORS = np.array([0.0 if floor is None else floor for _, floor in CHANNELS], dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,45 +81,37 @@ def aggregate(values: NDArray[np.floating], factor: int) -> tuple[NDArray[np.flo
     return means, np.asarray(measured, dtype=bool)
 
 
-def transform(values: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Apply the per-channel transform (log10 with a floor, or identity) to ``[T, N_VALUES]``."""
-    out = np.asarray(values, dtype=np.float64).copy()
-    logs = np.isfinite(_LOG_FLOORS)
-    out[:, logs] = np.log10(np.maximum(out[:, logs], 0.0) + _LOG_FLOORS[logs])
+def machine_features(values: NDArray[np.floating], channels: tuple[str, ...], factor: int) -> FloatArray:
+    """Feature rows ``[T // factor, N_FEATURES]`` of one machine from its period means ``[T, C]``."""
+    unknown = sorted(set(channels) - set(FEATURE_NAMES))
+    if unknown:
+        raise DatasetError(f"channels {unknown} are not in the model's channel list")
+    full = np.full((values.shape[0], N_FEATURES), np.nan)
+    for j, channel in enumerate(channels):
+        full[:, FEATURE_NAMES.index(channel)] = values[:, j]
+    means, _ = aggregate(full, factor)
+    return forward_fill(means).astype(np.float32)
+
+
+def log_features(raw: NDArray[np.floating]) -> NDArray[np.float64]:
+    """The model's internal view of raw rows ``[..., F]``: log10 with a floor where the channel has one."""
+    out = np.asarray(raw, dtype=np.float64).copy()
+    logs = LOG_FLOORS > 0
+    out[..., logs] = np.log10(np.maximum(out[..., logs], 0.0) + LOG_FLOORS[logs])
     return out
 
 
-def machine_features(
-    values: NDArray[np.floating], channels: tuple[str, ...], kind: str, factor: int
-) -> FloatArray:
-    """Feature rows ``[T // factor, N_FEATURES]`` of one machine from its period means ``[T, C]``."""
-    if kind not in KINDS:
-        raise DatasetError(f"unknown machine kind {kind!r} (known: {', '.join(KINDS)})")
-    names = [c for c, _, _ in VALUE_CHANNELS]
-    unknown = sorted(set(channels) - set(names))
-    if unknown:
-        raise DatasetError(f"channels {unknown} are not in the model's channel list")
-    full = np.full((values.shape[0], N_VALUES), np.nan)
-    for j, channel in enumerate(channels):
-        full[:, names.index(channel)] = values[:, j]
-    means, measured = aggregate(full, factor)
-    sensor_present = np.zeros((means.shape[0], len(SENSORS)), dtype=bool)
-    for s in range(len(SENSORS)):
-        sensor_present[:, s] = measured[:, s == _SENSOR_OF].any(axis=1)
-    kind_onehot = np.zeros((means.shape[0], len(KINDS)))
-    kind_onehot[:, KINDS.index(kind)] = 1.0
-    rows = np.concatenate([transform(forward_fill(means)), sensor_present, kind_onehot], axis=1)
-    return rows.astype(np.float32)
-
-
-def fit_normalization(features: NDArray[np.floating]) -> Normalization:
-    """Mean and std per feature over the rows ``[N, F]`` (NaNs ignored; flags keep mean 0, std 1)."""
+def fit_normalization(rows: NDArray[np.floating]) -> Normalization:
+    """Mean and std per channel over rows ``[N, F]`` (NaNs ignored; std floored, 1 for empty channels)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(features, axis=0)
-        std = np.nanstd(features, axis=0)
+        mean = np.nanmean(rows, axis=0)
+        std = np.nanstd(rows, axis=0)
     mean = np.nan_to_num(mean, nan=0.0)
-    std = np.where(np.isfinite(std) & (std > 1e-3), std, 1.0)
-    mean[BINARY_FEATURES] = 0.0
-    std[BINARY_FEATURES] = 1.0
+    std = np.where(np.isfinite(std) & (std > 1e-6 * np.maximum(np.abs(mean), 1.0)), std, 1.0)
     return Normalization(mean.astype(np.float32), std.astype(np.float32))
+
+
+def fit_log_normalization(rows: NDArray[np.floating]) -> Normalization:
+    """Statistics of the model's internal log view (``log_features``) over the measured rows."""
+    return fit_normalization(log_features(rows))

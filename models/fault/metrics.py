@@ -5,7 +5,9 @@ the question a maintenance planner asks: of the faults that ran to failure, whic
 the alarm before the failure, and how early? A fault event runs from its onset (first step with the
 fault active) to its failure (onset plus life, from the RUL labels). It is *flagged* when the alarm
 is on at an evaluation inside ``[onset, failure)``; its lead time is failure minus the first such
-evaluation. An alarm episode that touches no fault event (from onset to repair) is a false alarm.
+evaluation. An alarm episode that touches no fault period (onset to repair, including faults that
+never reach failure inside the series, plus a grace of one window after the repair while the
+window still holds the faulty data) is a false alarm.
 """
 
 from __future__ import annotations
@@ -117,6 +119,12 @@ def fault_events(
     return events
 
 
+def fault_periods(t_s: NDArray[np.floating], fault_active: NDArray[np.bool_]) -> list[tuple[float, float]]:
+    """First and last time of every run of an active fault (failing or not)."""
+    runs = alarm_episodes(np.asarray(fault_active, dtype=bool))
+    return [(float(t_s[first]), float(t_s[last])) for first, last in runs]
+
+
 @dataclass(frozen=True, slots=True)
 class EventOutcome:
     """Whether the alarm flagged one fault event before its failure, and how early."""
@@ -132,7 +140,11 @@ class EventOutcome:
 
 
 def score_events(
-    events: Sequence[FaultEvent], t_s: NDArray[np.floating], on: NDArray[np.bool_]
+    events: Sequence[FaultEvent],
+    t_s: NDArray[np.floating],
+    on: NDArray[np.bool_],
+    periods: Sequence[tuple[float, float]] = (),
+    grace_s: float = 0.0,
 ) -> tuple[list[EventOutcome], int]:
     """Outcome of each event of one machine under alarm states ``on``; plus its false-alarm count."""
     t = np.asarray(t_s, dtype=np.float64)
@@ -142,10 +154,11 @@ def score_events(
         hits = np.flatnonzero(inside)
         lead = float(event.failure_s - t[hits[0]]) if hits.size else 0.0
         outcomes.append(EventOutcome(event, bool(hits.size), lead))
+    spans = [(e.onset_s, e.end_s) for e in events] + list(periods)
     false_alarms = 0
     for first, last in alarm_episodes(on):
         start, stop = t[first], t[last]
-        if not any(start <= e.end_s and stop >= e.onset_s for e in events):
+        if not any(start <= end + grace_s and stop >= onset for onset, end in spans):
             false_alarms += 1
     return outcomes, false_alarms
 
@@ -158,10 +171,11 @@ class MachineSeries:
     t_s: FloatArray
     prob: FloatArray
     events: tuple[FaultEvent, ...]
+    periods: tuple[tuple[float, float], ...] = ()
 
 
 def event_summary(
-    series: Sequence[MachineSeries], policy: AlarmPolicy
+    series: Sequence[MachineSeries], policy: AlarmPolicy, grace_s: float = 0.0
 ) -> tuple[dict[str, float], list[EventOutcome]]:
     """Share of events flagged before failure, lead times and false alarms over many machines."""
     outcomes: list[EventOutcome] = []
@@ -169,7 +183,7 @@ def event_summary(
     days = 0.0
     for machine in series:
         on = alarm_states(machine.prob, machine.t_s, policy)
-        found, false = score_events(machine.events, machine.t_s, on)
+        found, false = score_events(machine.events, machine.t_s, on, machine.periods, grace_s)
         outcomes += found
         false_alarms += false
         if machine.t_s.size > 1:

@@ -1,6 +1,8 @@
 """The fault predictor: an LSTM over a window of feature rows, attention pooling, three heads.
 
-Input ``[batch, time, channels]`` of normalized feature rows (``models.fault.features``). The LSTM
+Input ``[batch, time, channels]`` of feature rows standardized with the manifest's mean and std
+(``models.fault.features``). ``InputTransform`` first turns the channels that scale with machine
+size into standardized log10 magnitudes (inside the graph, so the edge only standardizes). The LSTM
 encodes every step; additive attention (Bahdanau) scores each step, and the softmax-weighted sum of
 the step encodings, concatenated with the last step's encoding, feeds a small trunk and three heads:
 
@@ -39,6 +41,46 @@ class ModelConfig:
         return asdict(self)
 
 
+class InputTransform(nn.Module):
+    """Standardized raw channels → standardized log10 magnitudes where a channel has a log floor."""
+
+    feature_mean: Tensor
+    feature_std: Tensor
+    log_floor: Tensor
+    log_mean: Tensor
+    log_std: Tensor
+    is_log: Tensor
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        for name, value in (
+            ("feature_mean", 0.0),
+            ("feature_std", 1.0),
+            ("log_floor", 1.0),
+            ("log_mean", 0.0),
+            ("log_std", 1.0),
+            ("is_log", 0.0),
+        ):
+            self.register_buffer(name, torch.full((n_features,), value))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Same shape as ``x``; linear channels pass through unchanged."""
+        raw = x * self.feature_std + self.feature_mean
+        logged = (torch.log10(torch.clamp(raw, min=0.0) + self.log_floor) - self.log_mean) / self.log_std
+        return self.is_log * logged + (1.0 - self.is_log) * x
+
+    def set_statistics(
+        self, mean: Tensor, std: Tensor, log_floor: Tensor, log_mean: Tensor, log_std: Tensor
+    ) -> None:
+        """Manifest statistics, per-channel log floors (0: linear) and the log view's statistics."""
+        self.feature_mean.copy_(mean)
+        self.feature_std.copy_(std)
+        self.is_log.copy_((log_floor > 0).float())
+        self.log_floor.copy_(torch.where(log_floor > 0, log_floor, torch.ones_like(log_floor)))
+        self.log_mean.copy_(log_mean)
+        self.log_std.copy_(log_std)
+
+
 class AttentionPool(nn.Module):
     """Additive attention over time: ``softmax(v·tanh(W h_t))`` weights, weighted sum of ``h_t``."""
 
@@ -56,14 +98,10 @@ class AttentionPool(nn.Module):
 class FaultPredictor(nn.Module):
     """LSTM + attention pooling + fail / fault-type / RUL heads."""
 
-    feature_mean: Tensor
-    feature_std: Tensor
-
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("feature_mean", torch.zeros(config.n_features))
-        self.register_buffer("feature_std", torch.ones(config.n_features))
+        self.transform = InputTransform(config.n_features)
         self.lstm = nn.LSTM(
             config.n_features,
             config.hidden,
@@ -81,15 +119,14 @@ class FaultPredictor(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Fail logit ``[B]``, fault logits ``[B, K]``, RUL share of the cap ``[B]`` (0..1)."""
-        encoded, _ = self.lstm(x)
+        encoded, _ = self.lstm(self.transform(x))
         pooled, _ = self.pool(encoded)
         z = self.trunk(torch.cat([pooled, encoded[:, -1]], dim=1))
         return self.fail_head(z).squeeze(-1), self.fault_head(z), torch.sigmoid(self.rul_head(z)).squeeze(-1)
 
-    def set_normalization(self, mean: Tensor, std: Tensor) -> None:
-        """Store the training split's per-feature statistics with the weights."""
-        self.feature_mean.copy_(mean)
-        self.feature_std.copy_(std)
+    def normalization(self) -> tuple[Tensor, Tensor]:
+        """The per-channel mean and std the input was standardized with (the manifest's)."""
+        return self.transform.feature_mean, self.transform.feature_std
 
 
 class EdgeOutputs(nn.Module):

@@ -83,7 +83,7 @@ class Paths:
 def data_description(data: Path, splits: dict[str, SplitData]) -> str:
     """One line about the export and the splits used, for the manifest."""
     index = read_index(data)
-    parts = [f"{name}: {describe(split)}" for name, split in splits.items()]
+    parts = [describe(split) for split in splits.values()]
     return (
         f"twin export {data} (seed {index['seed']}, {index['machines']} machines, {index['days']} days, "
         f"period {index['period_s']} s, shifted={index['shifted']}); " + "; ".join(parts)
@@ -102,7 +102,7 @@ def train_and_export(
     model, norm = result.model, result.normalization
     torch_pred = predict_split(torch_predictor(model), val_split, norm, window.window)
     thresholds, _ = choose_thresholds(val_split, torch_pred, window)
-    val_report, _ = score_split(val_split, torch_pred, thresholds, window.rul_cap_s)
+    val_report, _ = score_split(val_split, torch_pred, thresholds, window)
     log.info(
         "val thresholds %s; window %s; events %s",
         thresholds.to_dict(),
@@ -176,7 +176,7 @@ def _export(
     for name, path in candidates.items():
         predictor = onnx_predictor(path)
         report, _ = score_split(
-            val, predict_split(predictor, val, norm, window.window), thresholds, window.rul_cap_s
+            val, predict_split(predictor, val, norm, window.window), thresholds, window
         )
         variants[name] = {
             "val_window_f1": report["window"]["f1"],
@@ -262,7 +262,8 @@ def evaluate_and_report(
     thresholds = Thresholds(
         t["window_threshold"], AlarmPolicy(t["alarm_enter"], t["alarm_exit"], t["alarm_min_duration_s"])
     )
-    norm = Normalization(model.feature_mean.numpy().copy(), model.feature_std.numpy().copy())
+    mean, std = model.normalization()
+    norm = Normalization(mean.numpy().copy(), std.numpy().copy())
     splits = {
         name: load_split(paths.data, name, window, cache_dir=paths.cache_dir) for name in ("val", "test")
     }
@@ -287,7 +288,7 @@ def evaluate_and_report(
                 continue
             preds = predict_split(predictor, split, norm, window.window)
             predictions[(split_name, name)] = preds
-            report, _ = score_split(split, preds, thresholds, window.rul_cap_s)
+            report, _ = score_split(split, preds, thresholds, window)
             sets[split_name][name] = report
             log.info("%s %s: window %s events %s", split_name, name, report["window"], report["event"])
     parity = {
@@ -308,7 +309,7 @@ def evaluate_and_report(
         baseline_thresholds = chosen.to_dict()
         for split_name, split in splits.items():
             preds = val_preds if split_name == "val" else predict_split(baseline, split, norm, window.window)
-            sets[split_name]["baseline"], _ = score_split(split, preds, chosen, window.rul_cap_s)
+            sets[split_name]["baseline"], _ = score_split(split, preds, chosen, window)
     targets = {name: targets_met(sets[name]["lstm"]) for name in splits if name != "val"}
 
     paths.artifacts.mkdir(parents=True, exist_ok=True)

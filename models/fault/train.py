@@ -26,7 +26,13 @@ from tqdm import tqdm
 
 from models.fault.dataset import SplitData, WindowConfig
 from models.fault.errors import TrainingError
-from models.fault.features import N_FEATURES, Normalization, fit_normalization
+from models.fault.features import (
+    LOG_FLOORS,
+    N_FEATURES,
+    Normalization,
+    fit_log_normalization,
+    fit_normalization,
+)
 from models.fault.metrics import best_f1_threshold, binary_metrics
 from models.fault.model import FaultPredictor, ModelConfig, save_checkpoint
 
@@ -201,7 +207,14 @@ def train(
             rul_cap_s=window.rul_cap_s,
         )
     )
-    model.set_normalization(torch.from_numpy(norm.mean), torch.from_numpy(norm.std))
+    logs = fit_log_normalization(train_split.rows)
+    model.transform.set_statistics(
+        torch.from_numpy(norm.mean),
+        torch.from_numpy(norm.std),
+        torch.from_numpy(LOG_FLOORS),
+        torch.from_numpy(logs.mean),
+        torch.from_numpy(logs.std),
+    )
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     per_epoch = math.ceil(len(train_b) / config.batch)
