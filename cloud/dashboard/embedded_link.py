@@ -60,8 +60,12 @@ class MemoryLink:
                 self._pending.extend(items)
                 return
             loop, queue = self._loop, self._queue
-        for item in items:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+        try:
+            for item in items:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the consuming loop has closed: keep them for the next consumer
+            with self._lock:
+                self._pending.extend(items)
 
     async def events(self) -> AsyncIterator[LiveEvent]:
         """What was published, in order (also what was published before the first call)."""
@@ -69,13 +73,19 @@ class MemoryLink:
             self._loop = asyncio.get_running_loop()
             self._queue = asyncio.Queue()
             pending, self._pending = self._pending, []
-        for item in pending:
-            yield item
-        while True:
-            queued = await self._queue.get()
-            if queued is None:
-                return
-            yield queued
+        queue = self._queue
+        try:
+            for item in pending:
+                yield item
+            while True:
+                queued = await queue.get()
+                if queued is None:
+                    return
+                yield queued
+        finally:
+            with self._lock:
+                if self._queue is queue:
+                    self._loop, self._queue = None, None
 
     def close(self) -> None:
         """End the event stream."""

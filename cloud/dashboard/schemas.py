@@ -37,6 +37,7 @@ class Reading(_Model):
     unit: str = ""
     ts_ms: int
     stale: bool = False
+    limit: Literal["", "high", "low"] = Field("", description="outside its alarm limit, and on which side")
 
 
 class MachineTile(_Model):

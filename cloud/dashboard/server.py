@@ -205,6 +205,7 @@ async def serve(dashboard: Dashboard, host: str, port: int, stop: asyncio.Event)
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        dashboard.service.hub.close()  # end the event streams, or shutdown waits for them
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -405,7 +405,7 @@ class DashboardService:
             now_ms=self.now_ms(),
             window_ms=self.options.trend_window_ms,
             tile=tile,
-            readings=[views.reading(m) for m in views.visible_metrics(state.metrics)],
+            readings=[views.reading(m, cfg.ranges) for m in views.visible_metrics(state.metrics)],
             trends=trends,
             prediction=PredictionTrend(
                 points=views.downsample([(p.ts_ms, p.probability) for p in predictions]),

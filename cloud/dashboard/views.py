@@ -6,6 +6,7 @@ Status is always level + words + shape (see :data:`HEALTH`), so nothing depends 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 from cloud.dashboard.actions import allowed_actions
 from cloud.dashboard.frames import DefectFrame
@@ -198,15 +199,38 @@ def visible_metrics(metrics: Iterable[MetricValue]) -> list[MetricValue]:
     return [m for m in metrics if not m.metric.startswith(HIDDEN_METRIC_PREFIXES)]
 
 
-def reading(m: MetricValue) -> Reading:
-    """One newest sample."""
-    return Reading(metric=m.metric, value=m.value, unit=m.unit, ts_ms=m.ts_ms, stale=m.stale)
+def limit_side(m: MetricValue, ranges: RangeRule) -> Literal["", "high", "low"]:
+    """Which alarm limit a sample is beyond, if any."""
+    limit = ranges.limit_for(m.metric)
+    if limit is None:
+        return ""
+    if limit.high is not None and m.value > limit.high:
+        return "high"
+    if limit.low is not None and m.value < limit.low:
+        return "low"
+    return ""
+
+
+def closeness(m: MetricValue, ranges: RangeRule) -> float:
+    """How near a sample is to its high limit (1.0 = at the limit); -1 without a limit."""
+    limit = ranges.limit_for(m.metric)
+    if limit is None or limit.high is None or limit.high <= 0:
+        return -1.0
+    return m.value / limit.high
+
+
+def reading(m: MetricValue, ranges: RangeRule | None = None) -> Reading:
+    """One newest sample, marked when beyond its alarm limit."""
+    side = limit_side(m, ranges) if ranges is not None else ""
+    return Reading(metric=m.metric, value=m.value, unit=m.unit, ts_ms=m.ts_ms, stale=m.stale, limit=side)
 
 
 def tile_readings(metrics: Sequence[MetricValue], ranges: RangeRule, limit: int = 3) -> list[Reading]:
-    """The few readings a tile shows: metrics with alarm limits first."""
-    ordered = sorted(visible_metrics(metrics), key=lambda m: (ranges.limit_for(m.metric) is None, m.metric))
-    return [reading(m) for m in ordered[:limit]]
+    """The few readings a tile shows: those beyond or nearest their alarm limits."""
+    ordered = sorted(
+        visible_metrics(metrics), key=lambda m: (limit_side(m, ranges) == "", -closeness(m, ranges), m.metric)
+    )
+    return [reading(m, ranges) for m in ordered[:limit]]
 
 
 def line_of(
