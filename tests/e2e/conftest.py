@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,18 @@ class Plant:
                 if mid in self.node_of
             ]
             self.feed(messages)
+
+    def ramp(self, machine: str, to: float, steps: int, fault: str) -> None:
+        """Raise a machine's fault probability linearly to ``to`` over ``steps`` samples; it heats up too."""
+        mach = self.machines[machine]
+        start = mach.probability
+        for i in range(1, steps + 1):
+            mach.probability = start + (to - start) * i / steps
+            mach.fault = fault if mach.probability > 0.5 else "normal"
+            mach.rul_s = max(mach.rul_s * 0.93, 1800.0)
+            mach.temperature += 0.5
+            mach.vibration += 0.08
+            self.step()
 
     def node_metrics(self, node: str, **values: int) -> None:
         """Node-level metrics (outbox depth and the like)."""
@@ -325,6 +337,19 @@ def live_dashboard(tmp_path: Path) -> Iterator[LiveDashboard]:
     finally:
         live.stop()
         storage.close()
+
+
+@pytest.fixture
+def img_dir() -> Path:
+    """Where the screenshots for the documentation go."""
+    IMG.mkdir(parents=True, exist_ok=True)
+    return IMG
+
+
+@pytest.fixture
+def make_plant(live_dashboard: LiveDashboard) -> Callable[[int], Plant]:
+    """Start the standard plant feeding the live dashboard, with ``minutes`` of history."""
+    return lambda minutes: standard_plant(live_dashboard.runner, minutes)
 
 
 def standard_plant(runner: ObservedRunner, minutes: int = 20) -> Plant:
