@@ -306,6 +306,7 @@ class EdgeAgent:
                 self.faults.ingest(samples)
             if self.settings.telemetry.enabled:
                 await self._publish_samples(samples)
+            samples.acknowledge()  # stored: the source may let go of it
 
     async def _publish_samples(self, samples: SensorSamples) -> None:
         publisher = self.publisher

@@ -31,6 +31,8 @@ class SensorSamples:
     units: tuple[str, ...] = ()
     machine_kind: str = ""
     source_seq: int | None = None
+    ack: Callable[[], None] | None = None
+    """Called once the block is safely stored (the source then acknowledges it upstream)."""
 
     def __post_init__(self) -> None:
         n = self.timestamps_ms.shape[0]
@@ -44,6 +46,11 @@ class SensorSamples:
 
     def __len__(self) -> int:
         return int(self.timestamps_ms.shape[0])
+
+    def acknowledge(self) -> None:
+        """Tell the source the block is stored (no-op for sources without acknowledgements)."""
+        if self.ack is not None:
+            self.ack()
 
     def unit(self, channel: str) -> str:
         """The unit of one channel, or '' when unknown."""

@@ -64,8 +64,15 @@ def load_detector(
 
 def preprocess_key(config: DetectorConfig) -> tuple[Any, ...]:
     """What a batch tensor depends on: if two models agree on it, one's batch fits the other."""
-    return (config.input_size, config.pad_value, config.channel_order, config.frame_order, config.scale,
-            config.mean, config.std)  # fmt: skip
+    return (
+        config.input_size,
+        config.pad_value,
+        config.channel_order,
+        config.frame_order,
+        config.scale,
+        config.mean,
+        config.std,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,18 @@
 """The digital twin (or a PLC gateway speaking its topics) over MQTT: SensorBatch and CameraFrame messages.
 
-Subscribes to twin/v1/{site}/{line}/+/sensors and .../frames at QoS 1 and decodes on paho's
-thread: a sensor batch becomes a `SensorSamples` block, a camera frame a `Frame` that keeps its
-JPEG (decoded later, in the vision pipeline's preprocess step) and the twin's per-camera seq.
-Paho reconnects by itself; subscriptions are renewed on every connect.
+Two connections, because the two feeds want different guarantees:
+
+* sensors — a persistent session (fixed client id, clean session off) with manual PUBACKs: a batch
+  is acknowledged only after the agent stored it (outbox) and fed it to the fault pipeline, so a
+  crash or restart of the agent loses no sample: the broker redelivers what was not acknowledged
+  (a redelivered block is recognized as duplicate samples downstream and in the ring buffers);
+* frames — a clean session with automatic PUBACKs: a live feed that the vision pipeline may drop
+  under overload anyway; frames inside the agent when it dies are lost.
+
+Both subscribe to twin/v1/{site}/{line}/... at QoS 1 and decode on paho's thread: a sensor batch
+becomes a `SensorSamples` block, a camera frame a `Frame` that keeps its JPEG (decoded later, in the
+vision pipeline's preprocess step) and the twin's per-camera seq. Paho reconnects by itself;
+subscriptions are renewed on every connect.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,7 +39,7 @@ from proto.messages import CameraFrame, SensorBatch
 log = logging.getLogger(__name__)
 
 
-def samples_from_batch(batch: SensorBatch) -> SensorSamples:
+def samples_from_batch(batch: SensorBatch, ack: Callable[[], None] | None = None) -> SensorSamples:
     """A SensorBatch as a block of samples (values row-major: sample i, channel j)."""
     channels = tuple(batch.channels)
     timestamps = np.asarray(batch.timestamps_ms, dtype=np.int64)
@@ -43,6 +53,7 @@ def samples_from_batch(batch: SensorBatch) -> SensorSamples:
         units=tuple(batch.units),
         machine_kind=batch.machine_kind,
         source_seq=int(batch.seq),
+        ack=ack,
     )
 
 
@@ -59,6 +70,60 @@ def frame_from_message(message: CameraFrame) -> Frame:
     )
 
 
+class _Feed:
+    """One paho connection with its subscriptions, renewed on every connect."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: MqttSettings,
+        client_id: str,
+        filters: list[str],
+        handle: Callable[[mqtt.Client, mqtt.MQTTMessage], None],
+        *,
+        persistent: bool,
+    ) -> None:
+        self.name, self.filters, self._handle = name, filters, handle
+        self._settings, self._persistent = settings, persistent
+        self.client = new_client(
+            settings, client_id, reconnect=True, persistent=persistent, manual_ack=persistent
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = lambda client, _u, message: self._handle(client, message)
+        self.connected = False
+
+    def start(self) -> None:
+        s = self._settings
+        try:
+            self.client.connect_async(
+                s.host,
+                s.port,
+                keepalive=s.keepalive_s,
+                properties=connect_properties(s, self._persistent),  # type: ignore[arg-type]
+            )
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"twin {self.name}: cannot connect to {s.host}:{s.port}: {exc}") from exc
+        self.client.loop_start()
+
+    async def stop(self) -> None:
+        self.client.disconnect()
+        await asyncio.get_running_loop().run_in_executor(None, self.client.loop_stop)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("twin %s: broker refused the connection: %s", self.name, reason)
+            return
+        self.connected = True
+        log.info("twin %s connected; subscribing to %s", self.name, self.filters)
+        for topic in self.filters:
+            client.subscribe(topic, qos=1)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        self.connected = False
+        log.warning("twin %s disconnected: %s", self.name, reason)
+
+
 class TwinSource:
     """Sensor batches and frames from twin/v1 topics; both a SensorSource and a FrameSource."""
 
@@ -68,91 +133,103 @@ class TwinSource:
         self._client_id = client_id
         self._sensors: SensorSink | None = None
         self._frames: FrameSink | None = None
-        self._client: mqtt.Client | None = None
+        self._feeds: list[_Feed] = []
         self.decode_errors = 0
         self.last_message_s: float | None = None
-        self.connected = False
 
-    def filters(self) -> list[str]:
-        """The subscriptions this source needs, given the sinks attached."""
-        out = []
-        for line in self.settings.line_ids:
-            if self._sensors is not None and self.settings.sensors:
-                out.append(topics.sensors_filter(self.settings.site_id, line))
-            if self._frames is not None and self.settings.frames:
-                cameras = self.settings.cameras or ("+",)
-                out.extend(topics.frames_filter(self.settings.site_id, line, camera) for camera in cameras)
-        return out
+    @property
+    def connected(self) -> bool:
+        """True while every feed is connected."""
+        return bool(self._feeds) and all(feed.connected for feed in self._feeds)
+
+    def sensor_filters(self) -> list[str]:
+        """Subscriptions of the sensor feed."""
+        return [topics.sensors_filter(self.settings.site_id, line) for line in self.settings.line_ids]
+
+    def frame_filters(self) -> list[str]:
+        """Subscriptions of the frame feed."""
+        cameras = self.settings.cameras or ("+",)
+        return [
+            topics.frames_filter(self.settings.site_id, line, camera)
+            for line in self.settings.line_ids
+            for camera in cameras
+        ]
 
     async def start_sensors(self, sink: SensorSink) -> None:
-        """Deliver sensor batches to sink."""
+        """Deliver sensor batches to sink, each acknowledged upstream once the agent stored it."""
+        if self._sensors is not None or not self.settings.sensors:
+            return
         self._sensors = sink
-        await self._ensure_started()
+        self._start(
+            _Feed(
+                "sensors",
+                self._mqtt,
+                f"{self._client_id}-sensors",
+                self.sensor_filters(),
+                self._on_sensor_message,
+                persistent=True,
+            )
+        )
 
     async def start_frames(self, sink: FrameSink) -> None:
         """Deliver camera frames to sink."""
+        if self._frames is not None or not self.settings.frames:
+            return
         self._frames = sink
-        await self._ensure_started()
+        self._start(
+            _Feed(
+                "frames",
+                self._mqtt,
+                f"{self._client_id}-frames",
+                self.frame_filters(),
+                self._on_frame_message,
+                persistent=False,
+            )
+        )
 
     async def stop(self) -> None:
-        """Disconnect."""
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()
-            await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
+        """Disconnect every feed."""
+        feeds, self._feeds = self._feeds, []
+        for feed in feeds:
+            await feed.stop()
 
-    async def _ensure_started(self) -> None:
-        if self._client is not None:
-            self._resubscribe(self._client)
-            return
-        client = new_client(self._mqtt, self._client_id, reconnect=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+    def _start(self, feed: _Feed) -> None:
+        feed.start()
+        self._feeds.append(feed)
+
+    # paho's threads from here on
+
+    def _on_sensor_message(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
+        self.last_message_s = time.monotonic()
+        mid, qos = message.mid, message.qos
+
+        def ack() -> None:
+            if qos > 0:
+                client.ack(mid, qos)
+
         try:
-            client.connect_async(
-                self._mqtt.host,
-                self._mqtt.port,
-                keepalive=self._mqtt.keepalive_s,
-                properties=connect_properties(self._mqtt),  # type: ignore[arg-type]
+            if (
+                not isinstance(topics.parse_topic(message.topic), topics.SensorsTopic)
+                or self._sensors is None
+            ):
+                raise ValueError("not a sensor batch")
+            self._sensors.put_samples(
+                samples_from_batch(codec.decode(SensorBatch, bytes(message.payload)), ack)
             )
-        except (OSError, ValueError) as exc:
-            raise SourceError(
-                f"twin source: cannot connect to {self._mqtt.host}:{self._mqtt.port}: {exc}"
-            ) from exc
-        client.loop_start()
-        self._client = client
+        except (ContractError, ValueError) as exc:
+            ack()  # a message that can never be processed must not come back forever
+            self._decode_error(message.topic, exc)
 
-    # paho's thread from here on
-
-    def _resubscribe(self, client: mqtt.Client) -> None:
-        if self.connected:
-            for topic in self.filters():
-                client.subscribe(topic, qos=1)
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        if reason.is_failure:
-            log.error("twin source: broker refused the connection: %s", reason)
-            return
-        self.connected = True
-        log.info("twin source connected; subscribing to %s", self.filters())
-        self._resubscribe(client)
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        self.connected = False
-        log.warning("twin source disconnected: %s", reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_frame_message(self, _client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         self.last_message_s = time.monotonic()
         try:
-            parsed = topics.parse_topic(message.topic)
-            if isinstance(parsed, topics.SensorsTopic) and self._sensors is not None:
-                self._sensors.put_samples(
-                    samples_from_batch(codec.decode(SensorBatch, bytes(message.payload)))
-                )
-            elif isinstance(parsed, topics.FramesTopic) and self._frames is not None:
-                self._frames.put(frame_from_message(codec.decode(CameraFrame, bytes(message.payload))))
+            if not isinstance(topics.parse_topic(message.topic), topics.FramesTopic) or self._frames is None:
+                raise ValueError("not a camera frame")
+            self._frames.put(frame_from_message(codec.decode(CameraFrame, bytes(message.payload))))
         except (ContractError, ValueError) as exc:
-            self.decode_errors += 1
-            if self.decode_errors <= 10 or self.decode_errors % 1000 == 0:
-                log.warning("twin source: dropping a message on %s: %s", message.topic, exc)
+            self._decode_error(message.topic, exc)
+
+    def _decode_error(self, topic: str, exc: Exception) -> None:
+        self.decode_errors += 1
+        if self.decode_errors <= 10 or self.decode_errors % 1000 == 0:
+            log.warning("twin source: dropping a message on %s: %s", topic, exc)

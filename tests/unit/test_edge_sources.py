@@ -153,18 +153,10 @@ def test_twin_filters_and_factory() -> None:
     agent = AgentSettings(sources=({"kind": "twin", "site_id": "s1", "line_ids": ["a", "b"]},))  # type: ignore[arg-type]
     source = open_source(agent.sources[0], agent)
     assert isinstance(source, TwinSource)
-    source._sensors = object()  # type: ignore[assignment]
-    source._frames = object()  # type: ignore[assignment]
-    assert source.filters() == [
-        "twin/v1/s1/a/+/sensors",
-        "twin/v1/s1/a/+/frames",
-        "twin/v1/s1/b/+/sensors",
-        "twin/v1/s1/b/+/frames",
-    ]
+    assert source.sensor_filters() == ["twin/v1/s1/a/+/sensors", "twin/v1/s1/b/+/sensors"]
+    assert source.frame_filters() == ["twin/v1/s1/a/+/frames", "twin/v1/s1/b/+/frames"]
     camera = TwinSourceSettings(site_id="s1", cameras=("cam-1",))
-    only = TwinSource(camera, agent.mqtt, "x")
-    only._frames = object()  # type: ignore[assignment]
-    assert only.filters() == ["twin/v1/s1/+/cam-1/frames"]
+    assert TwinSource(camera, agent.mqtt, "x").frame_filters() == ["twin/v1/s1/+/cam-1/frames"]
 
 
 def test_frame_needs_exactly_one_image_form() -> None:
