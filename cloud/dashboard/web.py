@@ -11,7 +11,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -59,6 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "role lacks the permission, or CSRF token missing"},
 }
 
+AlertStateFilter = Literal["open", "active", "acknowledged", "shelved", "cleared", "all"]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -259,7 +260,7 @@ def create_app(
         request: Request,
         _: Viewer,
         state: Annotated[
-            str,
+            AlertStateFilter,
             Query(description="open (default: all but cleared), active, acknowledged, shelved, cleared, all"),
         ] = "open",
     ) -> Response:
