@@ -114,7 +114,7 @@ def _find_line(name: str, lines: Sequence[LinePlace], agent: str) -> LinePlace:
     return matches[0]
 
 
-def _sources(plan: AgentPlan) -> list[dict[str, Any]]:
+def _sources(plan: AgentPlan, frames: bool) -> list[dict[str, Any]]:
     sources: list[dict[str, Any]] = []
     for site in dict.fromkeys(s for s, _ in plan.sensor_lines):
         sources.append(
@@ -126,7 +126,7 @@ def _sources(plan: AgentPlan) -> list[dict[str, Any]]:
                 "frames": False,
             }
         )
-    for site in dict.fromkeys(s for s, _, _ in plan.cameras):
+    for site in dict.fromkeys(s for s, _, _ in plan.cameras) if frames else ():
         here = [(line, cam) for s, line, cam in plan.cameras if s == site]
         sources.append(
             {
@@ -162,12 +162,12 @@ def agent_config(
     fault: Path | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The edge.yaml of one agent, as plain data (validate it with ``edge.settings.AgentSettings``)."""
+    """The edge.yaml of one agent as plain data; frames are read only when a detector runs."""
     config: dict[str, Any] = {
         "group_id": group_id,
         "edge_node_id": plan.agent_id,
         "mqtt": {"host": broker.host, "port": broker.port, "username": broker.username},
-        "sources": _sources(plan),
+        "sources": _sources(plan, frames=detector is not None),
         "telemetry": {"enabled": True, "deadband": 0.0, "deadbands": {}, "period_s": 0.0},
         "outbox": {"path": str(state_dir / "outbox.sqlite")},
         "health": {"enabled": False},

@@ -180,7 +180,12 @@ class ProcessSet:
 
     def stop(self, names: Sequence[str] | None = None) -> None:
         """Stop the named processes (all by default); every one is tried."""
-        for process in [self._procs[n] for n in names] if names is not None else list(self._procs.values()):
+        chosen = (
+            list(self._procs.values())
+            if names is None
+            else [self._procs[n] for n in names if n in self._procs]
+        )
+        for process in chosen:
             try:
                 process.stop(self.stop_timeout_s)
             except Exception as exc:  # keep stopping the others
