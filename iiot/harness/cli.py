@@ -73,8 +73,15 @@ def run_command(
     except HarnessError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    from tqdm import tqdm
+
     settings = _settings(start_stack=start_stack, keep_bucket=keep_bucket)
-    outcome = HarnessRun(scenario, settings, dict(os.environ), run_dir=out).run()
+    with tqdm(total=scenario.twin.duration_s, unit="sim-s", desc=scenario.name, mininterval=2.0) as bar:
+
+        def progress(sim_s: float) -> None:
+            bar.update(max(0.0, sim_s - bar.n))
+
+        outcome = HarnessRun(scenario, settings, dict(os.environ), run_dir=out, progress=progress).run()
     command = (
         shlex.join(["iiot", "harness", "run", *sys.argv[sys.argv.index("run") + 1 :]])
         if "run" in sys.argv

@@ -15,7 +15,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +106,7 @@ class HarnessRun:
         *,
         run_dir: Path | None = None,
         tag: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.settings = settings
@@ -134,6 +135,7 @@ class HarnessRun:
             else self.stack
         )
         self.procs = ProcessSet(settings.stop_timeout_s)
+        self._progress = progress
         self._sim_s = 0.0
         self._broker_stopped = False
         self._t0 = time.time()
@@ -390,6 +392,8 @@ class HarnessRun:
             for event in schedule.due(self._sim_s):
                 self.outcome.played.append(self._play(event))
             self._check_alive(f"at sim {self._sim_s:.0f} s")
+            if self._progress is not None:
+                self._progress(self._sim_s)
             thread.join(timeout=0.2)
         for event in schedule.due(self._sim_s):
             self.outcome.played.append(self._play(event))
