@@ -2,8 +2,9 @@
 
 Each run writes to a bucket of its own (``harness-<run id>``), so nothing of an earlier run (the
 twin's event time may run ahead of the wall clock) is counted. Queries return identities, not
-values: per series the event times in ms (Flux computes them, so no date parsing here), one row
-per stored point, so a point stored under two tag sets shows up twice. Alerts are read through
+values: per series the event times in ms, one row per stored point, so a point stored under two tag
+sets shows up twice. Queries stay in the forms InfluxDB pushes down to storage (equality
+filters, a bare ``count()``); times are parsed here, vectorized. Alerts are read through
 the cloud's own storage reader. Client errors become ``ObservationError``.
 """
 
@@ -29,21 +30,23 @@ def flux_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${") + '"'
 
 
-def flux_set(values: Iterable[str]) -> str:
-    """A Flux array of string literals."""
-    return "[" + ", ".join(flux_string(v) for v in values) + "]"
-
-
 def flux_time_ms(ms: int) -> str:
     """A Flux time literal for an event time in ms (nanosecond integer form)."""
     return f"time(v: {int(ms) * 1_000_000})"
 
 
+def parse_times_ms(values: Sequence[str]) -> NDArray[np.int64]:
+    """RFC 3339 UTC times as InfluxDB writes them (``...Z``, with or without a fraction) -> ms."""
+    if not values:
+        return np.empty(0, dtype=np.int64)
+    return np.array([v.rstrip("Z") for v in values], dtype="datetime64[ms]").astype(np.int64)
+
+
 def rows_to_series(
-    rows: Iterable[Sequence[str]], key_columns: Sequence[str], time_column: str = "t"
+    rows: Iterable[Sequence[str]], key_columns: Sequence[str], time_column: str = "_time"
 ) -> dict[tuple[str, ...], NDArray[np.int64]]:
-    """CSV rows (header rows included, as Flux repeats them per table) -> key -> event times."""
-    out: dict[tuple[str, ...], list[int]] = {}
+    """CSV rows (header rows included, as Flux repeats them per table) -> key -> event times in ms."""
+    out: dict[tuple[str, ...], list[str]] = {}
     index: dict[str, int] | None = None
     for row in rows:
         if not row or all(cell == "" for cell in row):
@@ -54,14 +57,14 @@ def rows_to_series(
         if index is None:
             continue
         key = tuple(row[index[k]] for k in key_columns)
-        out.setdefault(key, []).append(int(row[index[time_column]]))
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+        out.setdefault(key, []).append(row[index[time_column]])
+    return {k: parse_times_ms(v) for k, v in out.items()}
 
 
 class InfluxProbe:
     """Reads (and creates, and deletes) the run's bucket."""
 
-    def __init__(self, url: str, token: str, org: str, bucket: str, *, timeout_ms: int = 60_000) -> None:
+    def __init__(self, url: str, token: str, org: str, bucket: str, *, timeout_ms: int = 300_000) -> None:
         from influxdb_client import InfluxDBClient
 
         self.url, self.token, self.org, self.bucket = url, token, org, bucket
@@ -130,44 +133,47 @@ class InfluxProbe:
     def telemetry(
         self, machines: Sequence[str], metrics: Sequence[str], start_ms: int | None = None
     ) -> dict[SeriesKey, NDArray[np.int64]]:
-        """Stored sample times per (machine, metric), one entry per stored point."""
-        if not machines:
-            return {}
-        flux = (
-            self._from(
-                "telemetry",
-                f'r._field == "value" and contains(value: r.machine_id, set: {flux_set(machines)})'
-                f" and contains(value: r.metric, set: {flux_set(metrics)})",
-                start_ms,
+        """Stored sample times per (machine, metric), one entry per stored point (one query per machine)."""
+        wanted = set(metrics)
+        out: dict[SeriesKey, NDArray[np.int64]] = {}
+        for machine in machines:
+            flux = (
+                self._from(
+                    "telemetry", f'r._field == "value" and r.machine_id == {flux_string(machine)}', start_ms
+                )
+                + ' |> keep(columns: ["_time", "machine_id", "metric"])'
             )
-            + " |> map(fn: (r) => ({machine_id: r.machine_id, metric: r.metric,"
-            " t: int(v: r._time) / 1000000}))"
-        )
-        series = rows_to_series(self._csv(flux), ("machine_id", "metric"))
-        return {(k[0], k[1]): v for k, v in series.items()}
+            for key, times in rows_to_series(self._csv(flux), ("machine_id", "metric")).items():
+                if key[1] in wanted:
+                    previous = out.get((key[0], key[1]))
+                    out[(key[0], key[1])] = times if previous is None else np.concatenate([previous, times])
+        return out
 
     def inspections(self, cameras: Sequence[str]) -> dict[SeriesKey, NDArray[np.int64]]:
         """Stored inspection (frame) times per (camera, ``frame``), one entry per stored point."""
-        if not cameras:
-            return {}
-        flux = (
-            self._from(
-                "detection",
-                f'r._field == "frame_seq" and contains(value: r.camera_id, set: {flux_set(cameras)})',
+        out: dict[SeriesKey, NDArray[np.int64]] = {}
+        for camera in cameras:
+            flux = (
+                self._from("detection", f'r._field == "frame_seq" and r.camera_id == {flux_string(camera)}')
+                + ' |> keep(columns: ["_time", "camera_id"])'
             )
-            + " |> map(fn: (r) => ({camera_id: r.camera_id, t: int(v: r._time) / 1000000}))"
-        )
-        return {(k[0], "frame"): v for k, v in rows_to_series(self._csv(flux), ("camera_id",)).items()}
+            for key, times in rows_to_series(self._csv(flux), ("camera_id",)).items():
+                out[(key[0], "frame")] = times
+        return out
 
     def count_telemetry(self, metrics: Sequence[str]) -> int:
-        """Points stored in the telemetry measurement for these metrics (all machines)."""
+        """Points stored in the telemetry measurement for these metrics (per-series counts, summed here)."""
         flux = (
-            self._from(
-                "telemetry", f'r._field == "value" and contains(value: r.metric, set: {flux_set(metrics)})'
-            )
-            + " |> group() |> count() |> map(fn: (r) => ({n: r._value}))"
+            self._from("telemetry", 'r._field == "value"')
+            + ' |> count() |> keep(columns: ["metric", "_value"])'
         )
-        return sum(int(row[-1]) for row in self._csv(flux) if row and row[-1].isdigit())
+        wanted, total, index = set(metrics), 0, None
+        for row in self._csv(flux):
+            if "_value" in row and "metric" in row:
+                index = (row.index("metric"), row.index("_value"))
+            elif index is not None and len(row) > max(index) and row[index[0]] in wanted:
+                total += int(row[index[1]])
+        return total
 
     def node_births(self, group_id: str) -> set[str]:
         """Edge nodes of the group whose birth reached storage."""
@@ -176,7 +182,7 @@ class InfluxProbe:
                 "node_status",
                 f'r._field == "event" and r._value == "birth" and r.group == {flux_string(group_id)}',
             )
-            + " |> map(fn: (r) => ({edge_node: r.edge_node, t: int(v: r._time) / 1000000}))"
+            + ' |> keep(columns: ["_time", "edge_node"])'
         )
         return {k[0] for k in rows_to_series(self._csv(flux), ("edge_node",))}
 

@@ -81,6 +81,10 @@ class PlantRef(_Model):
     around_the_clock: bool = Field(
         default=True, description="Drop shift schedules, so results do not depend on the wall-clock day."
     )
+    max_rate_hz: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Cap the base sample rate and every sensor's rate (fit a plant to a small host).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PlantRef:
@@ -345,7 +349,7 @@ def load_harness_scenario(name_or_path: str | Path) -> HarnessScenario:
 
 
 def resolve_plant(ref: PlantRef, *, site_suffix: str = "") -> PlantSpec:
-    """The plant a scenario names, around the clock if asked, sites renamed with ``site_suffix``."""
+    """The plant a scenario names: rates capped and around the clock if asked, sites suffixed."""
     try:
         if ref.generate is not None:
             plant = generate_plant(ref.generate, ref.seed)
@@ -355,14 +359,20 @@ def resolve_plant(ref: PlantRef, *, site_suffix: str = "") -> PlantSpec:
             plant = load_plant(str(ref.name))
     except SimulatorError as exc:
         raise ScenarioFileError(str(exc)) from exc
-    if not ref.around_the_clock and not site_suffix:
+    if not ref.around_the_clock and not site_suffix and ref.max_rate_hz is None:
         return plant
     data = plant.model_dump(mode="json")
+    cap = ref.max_rate_hz
+    if cap is not None:
+        data["simulation"]["sample_rate_hz"] = min(data["simulation"]["sample_rate_hz"], cap)
     for site in data["sites"]:
         site["id"] = f"{site['id']}{site_suffix}"[:64]
         for line in site["lines"]:
             if ref.around_the_clock:
                 line.pop("schedule", None)
+            for machine in line["machines"] if cap is not None else ():
+                for sensor in machine["sensors"]:
+                    sensor["rate_hz"] = min(sensor["rate_hz"], cap)
     try:
         return parse_plant(data, f"{plant.name} (harness)")
     except SimulatorError as exc:
