@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 
 from cloud.bridge.normalize import Normalizer
 from cloud.dashboard.actions import ActionCallable
@@ -67,7 +67,7 @@ class MemoryLink:
             with self._lock:
                 self._pending.extend(items)
 
-    async def events(self) -> AsyncIterator[LiveEvent]:
+    async def events(self) -> AsyncGenerator[LiveEvent, None]:
         """What was published, in order (also what was published before the first call)."""
         with self._lock:
             self._loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from cloud.bus_records import BusRecord
@@ -61,7 +61,7 @@ class KafkaLink:
         self._sink: KafkaSink | None = None
         self._consumer: Any = None
 
-    async def events(self) -> AsyncIterator[LiveEvent]:
+    async def events(self) -> AsyncGenerator[LiveEvent, None]:
         """Alert revisions and frames from now on (raises a :class:`BusError` if Kafka is unreachable)."""
         from aiokafka import AIOKafkaConsumer
 

@@ -37,17 +37,32 @@ from cloud.dashboard.schemas import (
 from cloud.errors import CloudError
 from cloud.processing.processor import ProcessingConfig
 from cloud.processing.records import Alert, PredictionPoint
-from cloud.storage.base import StorageReader
+from cloud.storage.base import MachineState, StorageReader
 
 log = logging.getLogger(__name__)
 ALERT_STATES = ("open", "active", "acknowledged", "shelved", "cleared", "all")
+MACHINE_KEY = "machine:"
+
+
+def alerts_key(state: str) -> str:
+    """Cache key of an alert list."""
+    return f"alerts:{state}"
+
+
+def machine_key(machine_id: str) -> str:
+    """Cache key of one machine's detail."""
+    return MACHINE_KEY + machine_id
+
+
+HOT_KEYS = {"/api/v1/machines": "machines", "/api/v1/overview": "overview", "/api/v1/fleet": "fleet"}
+"""Cache keys of the parameterless hot endpoints, by path (the web adapter's fast path uses them)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceOptions:
     """Timing and sizes (a value object built from the settings)."""
 
-    cache_ttl_s: float = 1.0
+    cache_ttl_s: float = 2.0
     refresh_s: float = 2.0
     trend_window_ms: int = 30 * 60_000
     defect_window_ms: int = 10 * 60_000
@@ -100,6 +115,7 @@ class DashboardService:
         self._tasks: list[asyncio.Task[None]] = []
         self._digests: dict[str, str] = {}
         self._line_of = {m: line for line, machines in self.options.layout.items() for m in machines}
+        self._alerts_cache: dict[bool, tuple[float, list[Alert]]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -153,7 +169,9 @@ class DashboardService:
         """One alert revision or frame from the pipeline: invalidate, then push to every page."""
         if isinstance(event, Alert):
             self.watermark_ms = max(self.watermark_ms or 0, event.updated_ms)
-            self.cache.invalidate()
+            touched = machine_key(views.subject_of(event.source)[2] or "")
+            self.cache.invalidate(lambda key: key == touched or not key.startswith((MACHINE_KEY, "defects:")))
+            self._alerts_cache.clear()
             self.hub.publish("alert", views.alert_view(event).model_dump_json())
             return
         if self.frames.add(event):
@@ -206,9 +224,19 @@ class DashboardService:
             self.watermark_ms = max(self.watermark_ms or 0, *times)
         return _Snapshot(devices, predictions, cameras, time.monotonic())
 
+    async def stored_alerts(self, *, open_only: bool = True) -> list[Alert]:
+        """Alerts from storage, read once per alert change (and at most ``cache_ttl_s`` old)."""
+        cached = self._alerts_cache.get(open_only)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] <= self.options.cache_ttl_s:
+            return cached[1]
+        alerts = await asyncio.to_thread(self.storage.alerts, open_only=open_only)
+        self._alerts_cache[open_only] = (now, alerts)
+        return alerts
+
     async def open_alerts(self) -> list[Alert]:
-        """Alerts not cleared (fresh from storage)."""
-        return await asyncio.to_thread(self.storage.alerts, open_only=True)
+        """Alerts not cleared."""
+        return await self.stored_alerts(open_only=True)
 
     # ----------------------------------------------------------------- cached JSON
 
@@ -218,12 +246,12 @@ class DashboardService:
             raise NotFound(f"unknown alert state {state!r}; use one of {', '.join(ALERT_STATES)}")
 
         async def build() -> bytes:
-            alerts = await asyncio.to_thread(self.storage.alerts, open_only=state not in ("all", "cleared"))
+            alerts = await self.stored_alerts(open_only=state not in ("all", "cleared"))
             if state in ("all", "cleared"):
                 alerts = alerts[: self.options.history_limit]
             return views.alert_list(alerts, state, self.now_ms()).model_dump_json().encode()
 
-        return await self.cache.get(f"alerts:{state}", build)
+        return await self.cache.get(alerts_key(state), build)
 
     async def overview(self) -> CachedBody:
         """The plant overview."""
@@ -240,7 +268,7 @@ class DashboardService:
 
     async def machine(self, machine_id: str) -> CachedBody:
         """``GET /api/v1/machines/{id}``."""
-        return await self.cache.get(f"machine:{machine_id}", lambda: self._machine_body(machine_id))
+        return await self.cache.get(machine_key(machine_id), lambda: self._machine_body(machine_id))
 
     async def fleet(self) -> CachedBody:
         """``GET /api/v1/fleet``."""
@@ -369,13 +397,16 @@ class DashboardService:
         return fleet.model_dump_json().encode()
 
     async def _machine_body(self, machine_id: str) -> bytes:
-        state = await asyncio.to_thread(self.storage.latest, machine_id)
         snap = await self._catalog()
-        alerts_all = await asyncio.to_thread(self.storage.alerts, open_only=False)
+        known = next((d for d in snap.devices if d.device_id == machine_id), None)
+        if known is not None:  # the catalog already holds the newest samples: no per-machine scan
+            state = MachineState(machine_id, known.metrics, snap.predictions.get(machine_id))
+        else:
+            state = await asyncio.to_thread(self.storage.latest, machine_id)
+        alerts_all = await self.stored_alerts(open_only=False)
         mine = [a for a in alerts_all if views.subject_of(a.source)[2] == machine_id]
         if not state.metrics and state.prediction is None and not mine:
             raise NotFound(f"no machine {machine_id}")
-        known = next((d for d in snap.devices if d.device_id == machine_id), None)
         device = DeviceInfo(
             machine_id,
             known.group if known else (state.prediction.group if state.prediction else ""),

@@ -62,7 +62,7 @@ class DashboardSettings(EmbeddedSettings, KafkaSettings, InfluxSettings):
     )
     dashboard_login_lockout: str = Field(default="30s", description="pause after too many failed logins")
     dashboard_cache_ttl: str = Field(
-        default="1s", description="how long hot JSON answers are reused (alert changes invalidate at once)"
+        default="2s", description="how old machine state in hot JSON answers may get (alert changes: at once)"
     )
     dashboard_refresh: str = Field(
         default="2s", description="how often the server recomputes the plant overview and pushes changes"

@@ -17,7 +17,7 @@ from cloud.errors import StorageRejected, StorageUnavailable
 from cloud.processing.alert_rules import DefectRateLimits
 from cloud.processing.records import PredictionPoint
 from cloud.storage.base import MetricValue
-from cloud.storage.schema import NONE_INT, prediction_from_values
+from cloud.storage.schema import NONE_FLOAT, NONE_INT, prediction_from_values
 
 FPS_SPAN_MS = 10_000
 
@@ -116,10 +116,21 @@ class SqlitePlantReader:
     def predictions(self, machine_id: str, start_ms: int, end_ms: int) -> list[PredictionPoint]:
         """Predictions of one machine in ``[start_ms, end_ms)``."""
         rows = self._rows(
-            'SELECT * FROM prediction WHERE machine_id = ? AND "time" >= ? AND "time" < ? ORDER BY "time"',
+            'SELECT "time", probability, fault_type, rul_s, edge_node FROM prediction'
+            ' WHERE machine_id = ? AND "time" >= ? AND "time" < ? ORDER BY "time"',
             (machine_id, start_ms, end_ms),
         )
-        return [prediction_from_values(dict(r)) for r in rows]
+        return [
+            PredictionPoint(
+                machine_id,
+                int(t),
+                float(p),
+                fault or "",
+                None if rul is None or rul == NONE_FLOAT else float(rul),
+                edge_node=node or "",
+            )
+            for t, p, fault, rul, node in rows
+        ]
 
     # ----------------------------------------------------------------- fleet and cameras
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from cloud.dashboard.live import LiveHub, Message
 
@@ -29,7 +29,7 @@ def hello(hub: LiveHub, server_ms: int) -> bytes:
     return f"retry: {RETRY_MS}\n".encode() + encode_event(Message(hub.last_id, "hello", data))
 
 
-async def stream(hub: LiveHub, heartbeat_s: float, server_ms: int) -> AsyncIterator[bytes]:
+async def stream(hub: LiveHub, heartbeat_s: float, server_ms: int) -> AsyncGenerator[bytes, None]:
     """One page's stream until it disconnects, falls behind, or the hub closes."""
     sub = hub.subscribe()
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from cloud.dashboard.live import LiveEvent
 from cloud.errors import StorageError
@@ -26,7 +26,7 @@ class StorageWatch:
         self.interval_s = interval_s
         self._stop = asyncio.Event()
 
-    async def events(self) -> AsyncIterator[LiveEvent]:
+    async def events(self) -> AsyncGenerator[LiveEvent, None]:
         """Changed alert revisions, oldest change first."""
         seen: dict[str, int] | None = None
         while not self._stop.is_set():

@@ -7,6 +7,7 @@ encoded from the service's cache with an ETag, so pollers may send ``If-None-Mat
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -37,13 +38,14 @@ from cloud.dashboard.schemas import (
     Overview,
     SessionInfo,
 )
-from cloud.dashboard.service import DashboardService
+from cloud.dashboard.service import ALERT_STATES, HOT_KEYS, DashboardService, alerts_key, machine_key
 
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "iiot_session"
 LOGIN_CSRF_COOKIE = "iiot_login_csrf"
 CSRF_HEADER = "x-csrf-token"
 ID_PATTERN = r"^[A-Za-z0-9_.~@-]{1,160}$"
+ID_RE = re.compile(ID_PATTERN)
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -82,6 +84,86 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HotPath:
+    """Answers GETs of the hot JSON endpoints straight from the cache, skipping routing and dependencies.
+
+    Only when the caller is a valid viewer (or better) and a current entry exists; everything else
+    (a miss, a bad token, another path) goes on to the FastAPI routes, which behave identically.
+    """
+
+    def __init__(
+        self, app: Callable[[Scope, Receive, Send], Awaitable[None]], service: DashboardService, gate: Gate
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            key = hot_key(scope["path"], scope["query_string"])
+            entry = self.service.cache.peek(key) if key else None
+            if entry is not None and self._may_view(scope["headers"]):
+                await self._send(entry, scope["headers"], send)
+                return
+        await self.app(scope, receive, send)
+
+    def _may_view(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        cookie = authorization = None
+        for name, value in headers:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = _cookie(value.decode("latin-1"), SESSION_COOKIE)
+        try:
+            return self.gate.identify(cookie, authorization).may(Permission.VIEW)
+        except DashboardError:
+            return False
+
+    @staticmethod
+    async def _send(entry: CachedBody, headers: list[tuple[bytes, bytes]], send: Send) -> None:
+        etag = entry.etag.encode()
+        if any(name == b"if-none-match" and value == etag for name, value in headers):
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(entry.body)).encode()),
+                    (b"etag", etag),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": entry.body})
+
+
+def hot_key(path: str, query: bytes) -> str | None:
+    """The cache key answering a GET of a hot endpoint, or None."""
+    if path == "/api/v1/alerts":
+        state = "open"
+        for part in query.split(b"&"):
+            name, _, value = part.partition(b"=")
+            if name == b"state":
+                state = value.decode("latin-1")
+        return alerts_key(state) if state in ALERT_STATES else None
+    if path.startswith("/api/v1/machines/"):
+        machine_id = path[len("/api/v1/machines/") :]
+        return machine_key(machine_id) if ID_RE.match(machine_id) else None
+    return HOT_KEYS.get(path)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def json_body(entry: CachedBody, request: Request) -> Response:
@@ -155,6 +237,7 @@ def create_app(
     )
     app.state.gate = gate
     app.state.service = service
+    app.add_middleware(HotPath, service=service, gate=gate)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

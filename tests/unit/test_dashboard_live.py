@@ -67,7 +67,13 @@ async def test_cache_builds_once_for_concurrent_requests_and_invalidates() -> No
     assert {b.body for b in bodies} == {b"v1"}
     assert (await cache.get("k", build)).body == b"v1"
     cache.invalidate()
+    assert (await cache.get("k", build)).body == b"v1"  # the previous answer while the rebuild runs
+    await asyncio.sleep(0.05)
     assert (await cache.get("k", build)).body == b"v2"
+    assert builds == 2
+    cache.invalidate(lambda key: key == "other")
+    assert (await cache.get("k", build)).body == b"v2"  # not touched by that change
+    assert builds == 2
 
 
 async def test_cache_serves_stale_while_one_refresh_runs() -> None:
@@ -96,7 +102,7 @@ async def test_memory_link_takes_events_from_other_threads_and_actions_to_its_ha
     worker.start()
     worker.join()
     assert await asyncio.wait_for(anext(events), 2) == ALERT
-    seen = []
+    seen: list[object] = []
     link.bind(seen.append)
     from cloud.processing.records import ActionKind, OperatorAction
 
