@@ -55,7 +55,7 @@ def worker() -> None:
     """Run the Faust stream processor: windows, alert rules and lifecycle, storage writes."""
     import faust
 
-    from cloud.kafka_bus import ensure_topics
+    from cloud.kafka_bus import ensure_topics, topic_configs
     from cloud.pipeline import CONTROL
     from cloud.settings import WorkerSettings
     from cloud.storage.base import open_storage
@@ -74,11 +74,13 @@ def worker() -> None:
         kafka.DEAD_LETTERS,
     )
     topics = [kafka.prefixed(t, prefix) for t in names]
-    compacted = {kafka.prefixed(kafka.ALERTS, prefix): {"cleanup.policy": "compact"}}
     try:
         asyncio.run(
             ensure_topics(
-                settings.kafka_bootstrap, topics, partitions=settings.kafka_partitions, configs=compacted
+                settings.kafka_bootstrap,
+                topics,
+                partitions=settings.kafka_partitions,
+                configs=topic_configs(prefix),
             )
         )
         storage = open_storage(settings.storage_url, influx=settings.influx_options())

@@ -14,6 +14,30 @@ from cloud.errors import BusRejected, BusUnavailable
 log = logging.getLogger(__name__)
 
 
+# Records carry event times as timestamps, and Kafka's time retention compares those with the wall
+# clock: replayed or simulated data from the past would be deleted at once. Inputs are therefore
+# bounded by size, not time; alerts are compacted by alert id (the newest revision stays).
+SIZE_RETAINED = {"retention.ms": "-1", "retention.bytes": str(1 << 30)}
+COMPACTED = {"cleanup.policy": "compact", "retention.ms": "-1"}
+
+
+def topic_configs(prefix: str = "") -> dict[str, dict[str, str]]:
+    """Per-topic configuration of the pipeline's topics (declarative)."""
+    from proto import kafka
+
+    sized = (
+        kafka.TELEMETRY,
+        kafka.PREDICTIONS,
+        kafka.DETECTIONS,
+        kafka.ALERT_ACTIONS,
+        kafka.DEAD_LETTERS,
+        "iiot.v1.processing-control",
+    )
+    configs = {kafka.prefixed(t, prefix): dict(SIZE_RETAINED) for t in sized}
+    configs[kafka.prefixed(kafka.ALERTS, prefix)] = dict(COMPACTED)
+    return configs
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaOptions:
     """Producer options (a value object built from the service's settings)."""

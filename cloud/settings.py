@@ -209,6 +209,9 @@ class WorkerSettings(KafkaSettings, InfluxSettings, ProcessingSettings):
     )
     worker_data_dir: str = Field(default="var/faust", description="Faust data directory")
     worker_tick: float = Field(default=1.0, description="wall seconds between event-time ticks")
+    worker_session_timeout: float = Field(
+        default=10.0, description="seconds before Kafka reassigns a dead worker's partitions"
+    )
     worker_web_port: int = Field(default=6066, description="Faust web port")
     storage_url: str = Field(
         default="influxdb://127.0.0.1:8086",

@@ -82,14 +82,16 @@ class BridgeService:
 
 async def run_bridge(settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Run one bridge until ``stop``: create topics, connect MQTT and Kafka, move messages."""
-    from cloud.kafka_bus import KafkaOptions, KafkaSink, ensure_topics
+    from cloud.kafka_bus import KafkaOptions, KafkaSink, ensure_topics, topic_configs
 
     prefix = settings.kafka_topic_prefix
     topics = [
         kafka.prefixed(t, prefix)
         for t in (kafka.TELEMETRY, kafka.PREDICTIONS, kafka.DETECTIONS, kafka.DEAD_LETTERS)
     ]
-    await ensure_topics(settings.kafka_bootstrap, topics, partitions=settings.kafka_partitions)
+    await ensure_topics(
+        settings.kafka_bootstrap, topics, partitions=settings.kafka_partitions, configs=topic_configs(prefix)
+    )
     normalizer = Normalizer(
         topic_prefix=prefix,
         heartbeat_ms=parse_duration_ms(settings.bridge_heartbeat),

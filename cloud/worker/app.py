@@ -35,12 +35,23 @@ from proto.codec import decode
 from proto.errors import ContractError
 
 log = logging.getLogger(__name__)
-RAW: dict[str, Any] = {
-    "key_type": bytes,
-    "value_type": bytes,
-    "key_serializer": "raw",
-    "value_serializer": "raw",
-}
+
+
+def raw() -> Any:
+    """Bytes in, bytes out (a new schema each time: faust objects adopt and change the one they get)."""
+    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def raw_table(app: faust.App, name: str, partitions: int) -> Any:
+    """A table of bytes keyed by the raw Kafka key, so its changelog partition is the input's partition."""
+    table: Any = app.Table(
+        name, default=None, partitions=partitions, use_partitioner=True, key_type=bytes, value_type=bytes
+    )
+    # Table derives its changelog serializers from the types ("json" for bytes); keys must stay raw
+    # so the default partitioner puts a key's state where the key's input records are.
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+    return table
 
 
 class Worker:
@@ -52,23 +63,11 @@ class Worker:
         self.storage = storage
         self.prefix = settings.kafka_topic_prefix
         self.core = PipelineCore(Processor(settings.processing_config()), topic_prefix=self.prefix)
-        self.inputs = app.topic(*self.core.input_topics, **RAW)
-        self.alerts = app.topic(kafka.prefixed(kafka.ALERTS, self.prefix), **RAW)
-        self.actions = app.topic(kafka.prefixed(kafka.ALERT_ACTIONS, self.prefix), **RAW)
-        self.state = app.Table(
-            "processing-state",
-            default=None,
-            partitions=settings.kafka_partitions,
-            use_partitioner=True,
-            **RAW,
-        )
-        self.owners = app.Table(
-            "alert-owner",
-            default=None,
-            partitions=settings.kafka_partitions,
-            use_partitioner=True,
-            **RAW,
-        )
+        self.inputs = app.topic(*self.core.input_topics, schema=raw())
+        self.alerts = app.topic(kafka.prefixed(kafka.ALERTS, self.prefix), schema=raw())
+        self.actions = app.topic(kafka.prefixed(kafka.ALERT_ACTIONS, self.prefix), schema=raw())
+        self.state = raw_table(app, "processing-state", settings.kafka_partitions)
+        self.owners = raw_table(app, "alert-owner", settings.kafka_partitions)
         self.watermark_ms: int | None = None
         self._topics: dict[str, Any] = {}
 
@@ -109,6 +108,7 @@ class Worker:
         await self.publish(publish)
         for raw_key, state in new_states.items():
             self.state[raw_key] = key_state_to_json(state)
+        log.debug("batch: %d records, %d stored, %d published", len(inbound), len(storables), len(publish))
         if skipped:
             log.info("skipped %d records already applied", skipped)
         return Outcome(tuple(storables), (), tuple(publish), skipped)
@@ -119,7 +119,7 @@ class Worker:
         for r in records:
             topic = self._topics.get(r.topic)
             if topic is None:
-                topic = self._topics[r.topic] = self.app.topic(r.topic, **RAW)
+                topic = self._topics[r.topic] = self.app.topic(r.topic, schema=raw())
             futures.append(
                 await topic.send(
                     key=r.key, value=r.value, timestamp=r.timestamp_ms / 1000, headers=list(r.headers)
@@ -207,6 +207,8 @@ def create_app(settings: WorkerSettings, storage: TelemetrySink) -> tuple[faust.
         web_port=settings.worker_web_port,
         broker_commit_every=settings.worker_take * 4,
         broker_commit_interval=2.0,
+        broker_session_timeout=settings.worker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
     )
     worker = Worker(app, settings, storage)
 
