@@ -23,30 +23,14 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from edge.vision.letterbox import preprocess_batch
 from models.detector.dataset import load_dataset
-from models.detector.evaluation import cpu_backend, evaluate_edge_path
+from models.detector.evaluation import evaluate_edge_path
 from models.detector.manifests import write_manifest
 from models.detector.quantization import RECIPES, calibration_subset, quantize_int8
+from models.detector.speed import interleaved, load_batches
 from proto.artifacts import ImageNormalization, load_manifest, manifest_path_for
-
-
-def _rate(manifest: Path, batches: list[np.ndarray], threads: int, warmup: int = 5) -> float:
-    """Images per second of one pass over `batches` (after `warmup` runs)."""
-    with cpu_backend(manifest, threads) as backend:
-        name = backend.input_specs[0].name
-        for batch in batches[:warmup]:
-            backend.run({name: batch})
-        start = time.perf_counter()
-        for batch in batches:
-            backend.run({name: batch})
-        return len(batches) / (time.perf_counter() - start)
 
 
 def _size(manifest: Path) -> tuple[int, int]:
@@ -104,18 +88,12 @@ def main() -> None:
             if _size(manifest) != size:
                 parser.error(f"{key} takes {_size(manifest)}, FP32 takes {size}")
         files = dataset.images(args.split, limit=args.n)
-        batches = [preprocess_batch([np.asarray(cv2.imread(str(p)), np.uint8)], size)[0] for p in files]
-
-        rates: dict[str, list[float]] = {k: [] for k in models}
-        for _ in range(args.rounds):
-            for key, manifest in models.items():
-                rates[key].append(_rate(manifest, batches, args.threads))
+        speed = interleaved(models, load_batches(files, size), threads=args.threads, rounds=args.rounds)
         images = dataset.images(args.split, limit=args.map_limit)
         maps = {k: evaluate_edge_path(m, images, threads=args.threads) for k, m in models.items()}
 
-    speedups = {
-        k: statistics.median(i / f for f, i in zip(rates["fp32"], r, strict=True)) for k, r in rates.items()
-    }
+    rates = speed.rates
+    speedups = {k: speed.speedup(k) for k in models}
     shape = f"{size[1]}x{size[0]}"
     print(f"timing: {len(files)} images x {args.rounds} rounds at {shape}, batch 1, {args.threads} threads")
     print(f"mAP: {args.split}, {len(images)} images, edge path (conf 0.001, IoU 0.7, multi-label NMS)")

@@ -17,9 +17,11 @@ from models.detector.dataset import DatasetSpec
 from models.detector.evaluation import evaluate_edge_path
 from models.detector.manifests import MODEL_NAME, with_metrics, write_manifest
 from models.detector.metrics import MapResult
+from models.detector.model_card import write_model_card
 from models.detector.offline import DEFAULT_CONFIG_DIR
 from models.detector.onnx_export import DEFAULT_OPSET, convert_fp16, export_fp32
 from models.detector.quantization import RECIPES, calibration_subset, quantize_int8
+from models.detector.speed import SpeedResult, interleaved, load_batches
 from proto.artifacts import ModelManifest, Precision, manifest_path_for
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,11 @@ class ExportOptions:
     command: str = ""
     config_dir: Path = DEFAULT_CONFIG_DIR
     name: str = MODEL_NAME
+    speed_split: str = "heldout"
+    speed_images: int = 50  # 0: do not time
+    speed_rounds: int = 3
+    speed_threads: int = 2
+    card: bool = True
 
 
 @dataclass
@@ -52,6 +59,8 @@ class ArtifactSet:
     manifests: dict[str, Path] = field(default_factory=dict)  # "fp32", "fp32-dynamic", "fp16", "int8"
     metrics: dict[str, dict[str, MapResult]] = field(default_factory=dict)  # variant -> split -> result
     float_nodes: list[str] = field(default_factory=list)
+    speed: SpeedResult | None = None
+    card: Path | None = None
 
 
 def _training_data(dataset: DatasetSpec) -> str:
@@ -126,6 +135,25 @@ def export_artifacts(weights: Path, dataset: DatasetSpec, out: Path, options: Ex
     if "fp32-dynamic" in result.manifests and "fp32" in result.metrics:
         flat = {k: v for s, r in result.metrics["fp32"].items() for k, v in r.as_dict(prefix=f"{s}/").items()}
         with_metrics(result.manifests["fp32-dynamic"], flat)
+    if options.speed_images > 0 and "int8" in result.manifests:
+        split = options.speed_split if options.speed_split in dataset.splits else next(iter(dataset.splits))
+        batches = load_batches(
+            dataset.images(split, limit=options.speed_images), (options.imgsz, options.imgsz)
+        )
+        timed = {k: result.manifests[k] for k in ("fp32", "int8")}
+        result.speed = interleaved(timed, batches, threads=options.speed_threads, rounds=options.speed_rounds)
+        for key in timed:
+            rate = {
+                "cpu_images_per_s": result.speed.median(key),
+                "cpu_speedup_vs_fp32": result.speed.speedup(key),
+            }
+            with_metrics(result.manifests[key], rate)
+    if options.card:
+        run_dir = weights.parent.parent if weights.parent.name == "weights" else None
+        notes = [f"INT8 recipe `{options.recipe}`: {len(result.float_nodes)} head nodes kept in float."]
+        result.card = write_model_card(
+            out, result.manifests, result.metrics, run_dir, dataset.root, result.speed, notes=notes
+        )
     return result
 
 

@@ -7,13 +7,14 @@ import logging
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import yaml
 
 from models.detector.errors import DetectorError
 from models.detector.offline import DEFAULT_CONFIG_DIR
+from proto.artifacts import Precision
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def train_detector(
         patience=patience,
         config_dir=config_dir,
         overrides=_overrides(sets),
+        command=_command_line(),
     )
     try:
         result = train(config, resume=resume)
@@ -149,14 +151,18 @@ def eval_detector(
         worst = 0.0
         for split in present:
             if weights is not None:
-                pt = evaluate_ultralytics(weights, dataset, split, imgsz, out, config_dir=config_dir)
+                pt = evaluate_ultralytics(
+                    weights, dataset, split, imgsz, out, config_dir=config_dir, limit=limit
+                )
                 click.echo(f"\n{weights.name} on {split} (ultralytics validator, PyTorch)\n{pt.table()}")
                 report["models"].setdefault(weights.name, {})[split] = {"ultralytics": pt.as_dict()}
             for path in onnx_files:
                 manifest = _manifest_for(path)
                 onnx_path = manifest.parent / json.loads(manifest.read_text())["file"]
                 edge = evaluate_edge_path(manifest, dataset.images(split, limit=limit))
-                by_ul = evaluate_ultralytics(onnx_path, dataset, split, imgsz, out, config_dir=config_dir)
+                by_ul = evaluate_ultralytics(
+                    onnx_path, dataset, split, imgsz, out, config_dir=config_dir, limit=limit
+                )
                 agreement = Agreement(split, by_ul, edge)
                 worst = max(worst, agreement.max_diff_points)
                 click.echo(f"\n{onnx_path.name}\n{agreement.report()}")
@@ -190,6 +196,12 @@ def eval_detector(
 @click.option("--dynamic/--no-dynamic", default=True, show_default=True, help="Also dynamic-batch FP32.")
 @click.option("--fp16/--no-fp16", default=True, show_default=True)
 @click.option("--int8/--no-int8", default=True, show_default=True)
+@click.option("--speed-images", type=int, default=50, show_default=True, help="0: do not time FP32 vs INT8.")
+@click.option("--speed-rounds", type=int, default=3, show_default=True)
+@click.option("--threads", type=int, default=2, show_default=True, help="ONNX Runtime threads for timing.")
+@click.option(
+    "--card/--no-card", default=True, show_default=True, help="Write MODEL_CARD.md beside the files."
+)
 @config_dir_option
 def export_detector(
     weights: Path,
@@ -205,9 +217,13 @@ def export_detector(
     dynamic: bool,
     fp16: bool,
     int8: bool,
+    speed_images: int,
+    speed_rounds: int,
+    threads: int,
+    card: bool,
     config_dir: Path,
 ) -> None:
-    """ONNX FP32 (static, dynamic batch), FP16 and INT8 QDQ with manifests and measured mAP."""
+    """ONNX FP32 (static, dynamic batch), FP16 and INT8 QDQ with manifests, measured mAP and speed."""
     from models.detector.artifact_set import ExportOptions, export_artifacts
     from models.detector.dataset import load_dataset
 
@@ -224,6 +240,10 @@ def export_detector(
         eval_limit=eval_limit,
         command=_command_line(),
         config_dir=config_dir,
+        speed_images=speed_images,
+        speed_rounds=speed_rounds,
+        speed_threads=threads,
+        card=card,
     )
     try:
         result = export_artifacts(weights, load_dataset(data), out, options)
@@ -235,6 +255,14 @@ def export_detector(
         for split, measured in per_split.items():
             line = f"mAP50 {measured.map50:.4f}  mAP50-95 {measured.map50_95:.4f}"
             click.echo(f"{variant:<13} {split:<8} {line}")
+    if result.speed is not None:
+        speed = result.speed
+        click.echo(
+            f"CPU images/s: fp32 {speed.median('fp32'):.1f}, int8 {speed.median('int8'):.1f} "
+            f"({speed.speedup('int8'):.2f}x, {speed.threads} threads)"
+        )
+    if result.card is not None:
+        click.echo(f"model card: {result.card}")
 
 
 @click.command("build-engine")
@@ -266,7 +294,7 @@ def build_engine(
         loaded, onnx_path = load_verified(manifest)
         options = TensorRTOptions(
             cache_dir=cache_dir,
-            precision=precision,  # type: ignore[arg-type]
+            precision=cast(Precision, precision),
             opt_batch=max_batch,
             max_batch=max_batch,
             workspace_mb=workspace_mb,

@@ -40,20 +40,25 @@ class DatasetSpec:
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return files[:limit] if limit is not None else files
 
-    def split_yaml(self, split: str, out_dir: Path) -> Path:
-        """A data YAML whose `val` is `split`, for ultralytics' validator; written into `out_dir`."""
+    def split_yaml(self, split: str, out_dir: Path, limit: int | None = None) -> Path:
+        """A data YAML whose `val` is `split` (its first `limit` images), for ultralytics' validator."""
         folder = self.splits.get(split)
         if folder is None:
             raise DatasetError(f"{self.yaml_path}: no split {split!r} (have {sorted(self.splits)})")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        val = str(folder)
+        if limit is not None:
+            listing = out_dir / f"{split}_first{limit}.txt"
+            listing.write_text("".join(f"{p}\n" for p in self.images(split, limit)), encoding="utf-8")
+            val = str(listing)
         data = {
             "path": str(self.root),
             "train": str(self.splits.get("train", folder)),
-            "val": str(folder),
+            "val": val,
             "names": dict(enumerate(self.names)),
             "nc": len(self.names),
         }
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"data_{split}.yaml"
+        path = out_dir / f"data_{split}{'' if limit is None else f'_first{limit}'}.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return path
 

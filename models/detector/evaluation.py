@@ -103,12 +103,13 @@ def evaluate_ultralytics(
     *,
     config_dir: Path = DEFAULT_CONFIG_DIR,
     plots: bool = True,
+    limit: int | None = None,
 ) -> MapResult:
-    """mAP of a .pt (or .onnx) model by ultralytics' own validator on one split."""
+    """mAP of a .pt (or .onnx) model by ultralytics' own validator on one split (first `limit` images)."""
     configure_offline(config_dir)
     from ultralytics import YOLO
 
-    data = dataset.split_yaml(split, out_dir)
+    data = dataset.split_yaml(split, out_dir, limit)
     batch = 16 if weights.suffix == ".pt" else 1
     metrics = YOLO(str(weights), task="detect").val(
         data=str(data),
@@ -127,7 +128,7 @@ def evaluate_ultralytics(
         verbose=False,
     )
     box = metrics.box
-    counts = _label_counts(dataset, split)
+    counts = _label_counts(dataset, split, limit)
     per_class = tuple(
         ClassAP(
             name=dataset.names[int(c)],
@@ -141,14 +142,14 @@ def evaluate_ultralytics(
         map50=float(box.map50),
         map50_95=float(box.map),
         per_class=per_class,
-        images=len(dataset.images(split)),
+        images=len(dataset.images(split, limit)),
         labels=int(sum(counts)),
     )
 
 
-def _label_counts(dataset: DatasetSpec, split: str) -> list[int]:
+def _label_counts(dataset: DatasetSpec, split: str, limit: int | None) -> list[int]:
     counts = [0] * len(dataset.names)
-    for path in dataset.images(split):
+    for path in dataset.images(split, limit):
         _, classes = read_labels(path, 1, 1)
         for c in classes.tolist():
             counts[c] += 1

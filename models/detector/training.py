@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MODEL_DEFINITION = "yolov8n.yaml"
 WALL_TIME_FILE = "wall_time.json"
 SHEET_FILE = "heldout_predictions.png"
+COMMAND_FILE = "command.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class TrainConfig:
     plots: bool = True
     config_dir: Path = DEFAULT_CONFIG_DIR
     overrides: dict[str, Any] = field(default_factory=dict)  # any other ultralytics train argument
+    command: str = ""  # the command line, appended to <run>/command.txt
 
     @property
     def run_dir(self) -> Path:
@@ -132,6 +134,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     from ultralytics import YOLO
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    if config.command:
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        with (config.run_dir / COMMAND_FILE).open("a", encoding="utf-8") as handle:
+            handle.write(config.command + "\n")
     t0 = time.monotonic()
     first_epoch = 0
     if resume:
