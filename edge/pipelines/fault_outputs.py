@@ -8,8 +8,9 @@ The manifest names the outputs; they are recognized by name and shape (case-inse
 * a name with "prob" or "fault" and one value per item   → any-fault probability [B] or [B, 1];
                                                            sigmoid if the name says "logit"
 
-Without an any-fault output, the probability is 1 − p(normal) from the class scores ("normal",
-else class 0). The fault type is the most likely class ("normal" when none). Pure code.
+Without an any-fault output, the probability is 1 − p(normal) from the class scores (the class
+named normal/none/healthy, else class 0). The fault type is the most likely class, "normal" for the
+no-fault class. Pure code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from edge.inference.base import TensorSpec
 from proto.artifacts import ModelManifest
 
 NORMAL = "normal"
+NORMAL_NAMES = frozenset({"normal", "none", "healthy", "ok"})
+"""Class names that mean "no fault"; the prediction's fault_type is "normal" for them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,7 @@ def interpret(outputs: Mapping[str, npt.NDArray[Any]], mapping: OutputMap, batch
         probability = sigmoid(raw_p) if mapping.probability_logit else raw_p
     elif classes is not None:
         names = mapping.class_names
-        normal = names.index(NORMAL) if NORMAL in names else 0
+        normal = next((k for k, name in enumerate(names) if name in NORMAL_NAMES), 0)
         probability = 1.0 - classes[:, normal]
     else:  # from_specs refuses this
         raise PipelineError("no fault probability output")
@@ -123,6 +126,7 @@ def interpret(outputs: Mapping[str, npt.NDArray[Any]], mapping: OutputMap, batch
         if classes is not None:
             per_class = {name: float(classes[i, k]) for k, name in enumerate(mapping.class_names)}
             fault_type = mapping.class_names[int(np.argmax(classes[i]))]
+            fault_type = NORMAL if fault_type in NORMAL_NAMES else fault_type
         else:
             per_class = {}
             fault_type = "fault" if probability[i] >= 0.5 else NORMAL
