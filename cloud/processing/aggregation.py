@@ -35,6 +35,7 @@ class WindowAggregator:
     def __init__(self, specs: Sequence[WindowSpec]) -> None:
         self._specs = tuple(specs)
         self._by_label = {spec.label: spec for spec in self._specs}
+        self._plan = tuple((spec.label, spec.size_ms, spec.step_ms, spec.lateness_ms) for spec in self._specs)
         if len(self._by_label) != len(self._specs):
             raise ConfigError(f"window specs must be distinct: {[s.label for s in self._specs]}")
 
@@ -50,21 +51,24 @@ class WindowAggregator:
         watermark = state.watermark_ms
         late = state.late
         pending: dict[WindowKey, list[float]] = {}
+        specs = self._plan
         for point in points:
-            if point.stale or not math.isfinite(point.value):
+            value = point.value
+            if point.stale or not math.isfinite(value):
                 continue
+            ts = point.ts_ms
             accepted = False
-            for spec in self._specs:
-                for window in spec.windows_for(point.ts_ms):
-                    if spec.is_closed(window, watermark):
-                        continue
-                    key = (point.machine_id, point.metric, spec.label, window.start_ms)
-                    pending.setdefault(key, []).append(point.value)
-                    accepted = True
+            for label, size, step, lateness in specs:
+                start = (ts // step) * step
+                while start > ts - size:  # every window [start, start + size) holding ts
+                    if watermark is None or watermark < start + size + lateness:
+                        pending.setdefault((point.machine_id, point.metric, label, start), []).append(value)
+                        accepted = True
+                    start -= step
             if not accepted:
                 late += 1
-            if watermark is None or point.ts_ms > watermark:
-                watermark = point.ts_ms
+            if watermark is None or ts > watermark:
+                watermark = ts
         windows = dict(state.windows)
         for key, values in pending.items():
             windows[key] = windows.get(key, RunningStats()).extend(values)
