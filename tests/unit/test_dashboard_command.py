@@ -1,4 +1,4 @@
-"""`iiot cloud dashboard` user management: --create-user prompts for a password, --create-token prints once."""
+"""`iiot cloud dashboard` users: --create-user asks for a password, --create-token prints it once."""
 
 from __future__ import annotations
 
