@@ -36,6 +36,7 @@ class MqttOptions:
     keepalive_s: int = 30
     session_expiry_s: int = 0
     queue_size: int = 10_000
+    protocol: str = "5"  # "5", or "3.1.1" for brokers without MQTT 5 (the demo's embedded amqtt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +60,12 @@ class MqttClient:
         self.subscriptions = tuple(subscriptions)
         self.qos = qos
         self._paho = paho
+        self._v5 = options.protocol != "3.1.1"
         self._client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
             client_id=options.client_id,
-            protocol=paho.MQTTv5,
+            clean_session=None if self._v5 else not options.session_expiry_s,
+            protocol=paho.MQTTv5 if self._v5 else paho.MQTTv311,
             manual_ack=True,
         )
         if options.username:
@@ -83,19 +86,18 @@ class MqttClient:
     async def __aenter__(self) -> MqttClient:
         self._loop = asyncio.get_running_loop()
         props = None
-        if self.options.session_expiry_s:
+        if self.options.session_expiry_s and self._v5:
             from paho.mqtt.packettypes import PacketTypes
             from paho.mqtt.properties import Properties
 
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.options.session_expiry_s
+        v5_args: dict[str, Any] = (
+            {"clean_start": not self.options.session_expiry_s, "properties": props} if self._v5 else {}
+        )
         try:
             self._client.connect(
-                self.options.host,
-                self.options.port,
-                keepalive=self.options.keepalive_s,
-                clean_start=not self.options.session_expiry_s,
-                properties=props,
+                self.options.host, self.options.port, keepalive=self.options.keepalive_s, **v5_args
             )
         except OSError as exc:
             raise BusUnavailable(
