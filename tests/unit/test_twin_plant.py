@@ -32,7 +32,16 @@ def test_shipped_plants_validate(path: Path) -> None:
     assert plant.machine_ids()
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+TWIN_SCENARIOS = sorted(p for p in SCENARIOS_DIR.glob("*.yaml") if not p.stem.startswith("harness_"))
+
+
+def test_harness_scenarios_are_told_apart() -> None:
+    # harness_*.yaml are the harness's own format (tests/unit/test_harness_*); the rest are twin scenarios.
+    assert TWIN_SCENARIOS
+    assert len(TWIN_SCENARIOS) < len(list(SCENARIOS_DIR.glob("*.yaml")))
+
+
+@pytest.mark.parametrize("path", TWIN_SCENARIOS, ids=lambda p: p.stem)
 def test_shipped_scenarios_fit_the_demo_plant(path: Path) -> None:
     load_scenario(path).check_against(load_plant("demo"))
 
