@@ -30,7 +30,7 @@ def _serve(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 @click.group(name="cloud")
 def group() -> None:
-    """Cloud side: MQTT->Kafka bridge, Faust worker, embedded runner."""
+    """Cloud side: MQTT->Kafka bridge, Faust worker, embedded runner, dashboard."""
 
 
 @group.command()
@@ -121,3 +121,13 @@ def embedded() -> None:
             storage.close()
 
     _serve(main)
+
+
+def _add_dashboard() -> None:
+    """`iiot cloud dashboard` lives with the dashboard (cloud/dashboard/command.py)."""
+    from cloud.dashboard.command import dashboard_command
+
+    group.add_command(dashboard_command)
+
+
+_add_dashboard()

@@ -12,14 +12,14 @@ from cloud.settings import BridgeSettings, EmbeddedSettings, WorkerSettings, par
 
 
 def test_group_has_exactly_the_working_commands() -> None:
-    assert set(group.commands) == {"bridge", "worker", "embedded"}
+    assert set(group.commands) == {"bridge", "worker", "embedded", "dashboard"}
     result = CliRunner().invoke(group, ["--help"])
     assert result.exit_code == 0, result.output
-    for name in ("bridge", "worker", "embedded"):
+    for name in ("bridge", "worker", "embedded", "dashboard"):
         assert name in result.output
 
 
-@pytest.mark.parametrize("command", ["bridge", "worker", "embedded"])
+@pytest.mark.parametrize("command", ["bridge", "worker", "embedded", "dashboard"])
 def test_command_help(command: str) -> None:
     result = CliRunner().invoke(group, [command, "--help"])
     assert result.exit_code == 0, result.output
