@@ -533,6 +533,12 @@ class HarnessRun:
         out.checks = evaluate(spec.expectations, out.scores)
         out.truth_messages = dict(observer.truth_messages)
         out.polls = watch.polls
+        stamped, probed = len(watch.arrivals()), watch.probe_expected()
+        if stamped < probed:
+            out.notes.append(
+                f"telemetry latency covers {stamped} of {probed} probe samples: the others arrived after the "
+                "watch ended (or never), so the percentiles understate the tail"
+            )
         out.notes.extend(f"storage poll failed: {f}" for f in watch.failures[:5])
         out.notes.append(f"plant {plant.name}: {out.machines} machines, {out.cameras} cameras")
 

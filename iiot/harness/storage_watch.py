@@ -2,10 +2,10 @@
 
 InfluxDB points carry event time only (the bridge's ``received_ms`` stays in Kafka), so the
 harness measures arrival itself: every ``poll_interval_s`` it asks for the stored samples of a few
-probe machines, from the oldest sample still missing (but at most ``lookback_s`` of event time
-back, so a sample that never arrives does not make every query longer), and stamps every
-identity seen for the first time with the wall time the answer came back; it also reads the
-alerts and stamps new ones the same way. An arrival is therefore known to within one poll
+probe machines, from the oldest sample still missing (giving up on samples emitted more than
+``give_up_s`` of wall time ago, so one that never arrives does not make every query longer), and
+stamps every identity seen for the first time with the wall time the answer came back; it also
+reads the alerts and stamps new ones the same way. An arrival is therefore known to within one poll
 interval (plus the query time), an upper bound; the report states the interval.
 """
 
@@ -40,10 +40,10 @@ def oldest_missing(expected: dict[SeriesKey, np.ndarray], seen: dict[SeriesKey, 
     return oldest
 
 
-def newest(expected: dict[SeriesKey, np.ndarray]) -> int | None:
-    """The newest expected sample time."""
-    tops = [int(t.max()) for t in expected.values() if t.size]
-    return max(tops) if tops else None
+def given_up_before(timeline: Sequence[tuple[int, float]], cutoff_wall: float) -> int | None:
+    """Newest sample time of the blocks emitted before ``cutoff_wall`` (None: none that old)."""
+    older = [t for t, wall in timeline if wall < cutoff_wall]
+    return older[-1] if older else None
 
 
 class StorageWatch:
@@ -57,7 +57,7 @@ class StorageWatch:
         channels: Sequence[str],
         *,
         interval_s: float,
-        lookback_s: float = 1800.0,
+        give_up_s: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.probe = probe
@@ -65,7 +65,7 @@ class StorageWatch:
         self.machines = list(probe_machines)
         self.channels = list(channels)
         self.interval_s = interval_s
-        self.lookback_ms = round(lookback_s * 1000)
+        self.give_up_s = give_up_s
         self.clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="harness-storage-watch", daemon=True)
@@ -102,9 +102,9 @@ class StorageWatch:
             expected = self.recorder.expected(keys)
             with self._lock:
                 start = oldest_missing(expected, self._seen)
-            top = newest(expected)
-            if start is not None and top is not None:
-                start = max(start, top - self.lookback_ms)
+            floor = given_up_before(self.recorder.timeline(), self.clock() - self.give_up_s)
+            if start is not None and floor is not None:
+                start = max(start, floor + 1)
                 stored = self.probe.telemetry(self.machines, self.channels, start_ms=start)
                 now = self.clock()
                 with self._lock:
@@ -119,6 +119,11 @@ class StorageWatch:
         with self._lock:
             for alert in alerts:
                 self.alert_seen.setdefault(alert.alert_id, (alert, now))
+
+    def probe_expected(self) -> int:
+        """How many samples of the probe machines the twin sent to be forwarded."""
+        keys = [k for m in self.machines for k in self.recorder.series_of(m)]
+        return sum(int(t.size) for t in self.recorder.expected(keys).values())
 
     def arrivals(self) -> list[tuple[int, float]]:
         """(sample time, first seen wall) of probe samples."""

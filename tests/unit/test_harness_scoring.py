@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from iiot.harness.influx_probe import parse_times_ms, rows_to_series
 from iiot.harness.records import AlertSpan, FaultEpisode, Outage
 from iiot.harness.scoring import (
     arrivals,
@@ -245,3 +246,23 @@ def test_sent_wall_is_the_emission_of_the_block_holding_the_sample(t_ms: int, wa
 def test_arrivals_join_seen_times_with_emissions() -> None:
     got = arrivals([(500, 12.0), (1500, 11.25), (5000, 20.0)], TIMELINE)
     assert [(a.t_ms, a.latency_s) for a in got] == [(500, 2.0), (1500, 0.25)]
+
+
+# ----------------------------------------------------------------------------- storage rows
+
+
+def test_influx_csv_rows_become_series_of_ms() -> None:
+    rows = [
+        ["", "result", "table", "_time", "machine_id", "metric"],
+        ["", "_result", "0", "2026-11-23T19:41:28Z", "m1", "current_a"],
+        ["", "_result", "0", "2026-11-23T19:41:28.5Z", "m1", "current_a"],
+        [],
+        ["", "result", "table", "_time", "machine_id", "metric"],
+        ["", "_result", "1", "2026-11-23T19:41:29.123456789Z", "m1", "speed_rpm"],
+    ]
+    series = rows_to_series(rows, ("machine_id", "metric"))
+    base = int(parse_times_ms(["2026-11-23T19:41:28Z"])[0])
+    assert base == 1_795_462_888_000
+    assert series[("m1", "current_a")].tolist() == [base, base + 500]
+    assert series[("m1", "speed_rpm")].tolist() == [base + 1123]
+    assert parse_times_ms([]).size == 0
