@@ -32,7 +32,7 @@ from models.detector.errors import QuantizationError
 log = logging.getLogger(__name__)
 
 Calibration = Literal["minmax", "entropy", "percentile"]
-FloatRegion = Literal["none", "decode", "head-post", "head-post+out-conv"]
+FloatRegion = Literal["none", "decode", "head-post", "head-post+out-conv", "all-but-conv"]
 
 _HEAD = re.compile(r"^/(model\.\d+)/")
 _TOWER = re.compile(r"/cv[23]\.\d+/")  # the head's box (cv2) and class (cv3) conv towers
@@ -70,6 +70,8 @@ RECIPES: dict[str, QuantRecipe] = {
         QuantRecipe("head-post-float-reduce-range", float_region="head-post", reduce_range=True),
         QuantRecipe("head-out-conv-float", float_region="head-post+out-conv"),
         QuantRecipe("head-post-float-no-preprocess", float_region="head-post", preprocess=False),
+        # what ultralytics' own `export(format="onnx", quantize=8)` does: only Conv/Gemm/MatMul in INT8
+        QuantRecipe("conv-only", float_region="all-but-conv"),
     )
 }
 DEFAULT_RECIPE = "head-post-float"
@@ -89,10 +91,13 @@ def head_float_nodes(node_names: Sequence[str], output_producer: str, region: Fl
     - none: nothing (the whole graph INT8; scores collapse to 0);
     - decode: the DFL and the anchor/stride arithmetic, the class Sigmoid and the final Concat;
     - head-post: everything in the head outside the conv towers (also the per-level Reshape/Concat);
-    - head-post+out-conv: and the last 1x1 conv of every tower (the raw box logits and class logits).
+    - head-post+out-conv: and the last 1x1 conv of every tower (the raw box logits and class logits);
+    - all-but-conv: every node except Conv/Gemm/MatMul (ultralytics' own ONNX INT8 policy).
     """
     if region == "none":
         return []
+    if region == "all-but-conv":
+        raise ValueError("all-but-conv needs op types: use float_node_names")
     prefix = detect_head_prefix(output_producer)
     head = [n for n in node_names if n.startswith(prefix)]
     post = [n for n in head if not _TOWER.search(n)]
@@ -109,6 +114,8 @@ def float_node_names(model_path: Path, region: FloatRegion) -> list[str]:
     import onnx
 
     graph = onnx.load(str(model_path)).graph
+    if region == "all-but-conv":
+        return sorted(n.name for n in graph.node if n.op_type not in {"Conv", "Gemm", "MatMul"})
     output = graph.output[0].name
     producer = next((n.name for n in graph.node if output in n.output), "")
     return sorted(set(head_float_nodes([n.name for n in graph.node], producer, region)))
