@@ -105,6 +105,7 @@ class StorageWatch:
             floor = given_up_before(self.recorder.timeline(), self.clock() - self.give_up_s)
             if start is not None and floor is not None:
                 start = max(start, floor + 1)
+            if start is not None:
                 stored = self.probe.telemetry(self.machines, self.channels, start_ms=start)
                 now = self.clock()
                 with self._lock:
