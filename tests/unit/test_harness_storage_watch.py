@@ -1,4 +1,4 @@
-"""The storage watch: stamps first sightings, queries from the oldest missing sample, gives up by wall time."""
+"""The storage watch: stamps first sightings, queries from the oldest missing sample, gives up."""
 
 from __future__ import annotations
 
