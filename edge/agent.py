@@ -107,6 +107,7 @@ class EdgeAgent:
         self._camera_rbe = ReportByException()
         self._fps_last: dict[str, tuple[float, int]] = {}
         self._dropped_seen: dict[str, int] = {}
+        self._samples_dropped_seen = 0
         self._slots: dict[str, ModelSlot[Any]] = {}
         self._node_metrics_due = 0.0
         self._stack = contextlib.AsyncExitStack()
@@ -408,6 +409,9 @@ class EdgeAgent:
     async def _update_health(self) -> None:
         m = self.metrics
         m.queue_depth.labels("samples").set(len(self.samples))
+        if self.samples.dropped > self._samples_dropped_seen:
+            m.samples_dropped.inc(self.samples.dropped - self._samples_dropped_seen)
+            self._samples_dropped_seen = self.samples.dropped
         m.queue_depth.labels("frames").set(self.mailbox.depth())
         for camera, dropped in list(self.mailbox.dropped.items()):
             seen = self._dropped_seen.get(camera, 0)
