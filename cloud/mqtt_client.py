@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class MqttWill:
+    """The message the broker publishes for us when the connection drops."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MqttOptions:
     """Connection options (a value object built from the service's settings)."""
 
@@ -37,6 +47,7 @@ class MqttOptions:
     session_expiry_s: int = 0
     queue_size: int = 10_000
     protocol: str = "5"  # "5", or "3.1.1" for brokers without MQTT 5 (the demo's embedded amqtt)
+    will: MqttWill | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,9 @@ class MqttClient:
         )
         if options.username:
             self._client.username_pw_set(options.username, options.password or None)
+        if options.will is not None:
+            w = options.will
+            self._client.will_set(w.topic, w.payload, qos=w.qos, retain=w.retain)
         if options.tls:
             self._client.tls_set(ca_certs=options.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect

@@ -189,6 +189,10 @@ class BridgeSettings(MqttSettings, KafkaSettings):
         default="iiot-bridge", description="MQTT shared subscription group ($share/<group>/...)"
     )
     bridge_sparkplug_group: str = Field(default="+", description="Sparkplug group to bridge ('+' for all)")
+    bridge_primary_host_id: str = Field(
+        default="iiot-bridge",
+        description="Sparkplug primary host id: the bridge keeps spBv1.0/STATE/{id} online (empty: none)",
+    )
     bridge_heartbeat: str = Field(default="5s", description="event time between node 'data seen' records")
     bridge_rebirth_interval: str = Field(
         default="5s", description="minimum time between rebirth requests to one node"

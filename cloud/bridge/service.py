@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -10,15 +11,21 @@ from collections.abc import Callable, Sequence
 from cloud.bridge.normalize import BridgeOutput, Normalizer
 from cloud.bus import RecordSink
 from cloud.errors import BusError
-from cloud.mqtt_client import MqttClient, MqttMessage
+from cloud.mqtt_client import MqttClient, MqttMessage, MqttWill
 from cloud.processing.windows import parse_duration_ms
 from cloud.retry import RetryPolicy, retry_async
 from cloud.settings import BridgeSettings
 from proto import kafka
-from proto.sparkplug import NAMESPACE
+from proto.sparkplug import NAMESPACE, HostState, encode_state, state_topic
 from proto.topics import detections_filter
 
 log = logging.getLogger(__name__)
+
+
+def host_state(host_id: str, online: bool, timestamp_ms: int) -> MqttWill:
+    """The retained Sparkplug 3.0 STATE of a primary host (birth, death and will share a timestamp)."""
+    payload = encode_state(HostState(online=online, timestamp=timestamp_ms))
+    return MqttWill(state_topic(host_id), payload, qos=1, retain=True)
 
 
 def subscriptions(share_group: str, sparkplug_group: str = "+") -> list[str]:
@@ -105,10 +112,20 @@ async def run_bridge(settings: BridgeSettings, stop: asyncio.Event) -> None:
         request_timeout_ms=settings.kafka_request_timeout_ms,
     )
     filters = subscriptions(settings.bridge_share_group, settings.bridge_sparkplug_group)
-    async with (
-        KafkaSink(kafka_options) as sink,
-        MqttClient(settings.mqtt_options("bridge"), filters) as mqtt,
-    ):
-        log.info("bridge up: %s -> %s", filters, settings.kafka_bootstrap)
-        await BridgeService(normalizer, mqtt, sink, batch=settings.bridge_batch).run(stop)
+    mqtt_options = settings.mqtt_options("bridge")
+    host_id = settings.bridge_primary_host_id
+    born_ms = int(time.time() * 1000)
+    if host_id:
+        mqtt_options = dataclasses.replace(mqtt_options, will=host_state(host_id, False, born_ms))
+    async with KafkaSink(kafka_options) as sink, MqttClient(mqtt_options, filters) as mqtt:
+        if host_id:
+            online = host_state(host_id, True, born_ms)
+            await mqtt.publish(online.topic, online.payload, online.qos, retain=True)
+        log.info("bridge up: %s -> %s (primary host %r)", filters, settings.kafka_bootstrap, host_id)
+        try:
+            await BridgeService(normalizer, mqtt, sink, batch=settings.bridge_batch).run(stop)
+        finally:
+            if host_id:
+                offline = host_state(host_id, False, born_ms)
+                await mqtt.publish(offline.topic, offline.payload, offline.qos, retain=True)
         log.info("bridge stopping: %s", normalizer.stats)

@@ -24,7 +24,7 @@ from cloud.settings import BridgeSettings
 from proto import kafka
 from proto import messages as m
 from proto.codec import decode
-from proto.sparkplug import decode_payload
+from proto.sparkplug import decode_payload, decode_state, state_topic
 
 T0 = 1_700_000_000_000
 Record = Any  # aiokafka.structs.ConsumerRecord
@@ -47,6 +47,7 @@ def bridge_settings(stack: StackSettings, prefix: str, group: str) -> BridgeSett
         bridge_sparkplug_group=group,
         bridge_heartbeat="1h",
         bridge_rebirth_interval="0s",
+        bridge_primary_host_id=f"host-{prefix}",
     )
 
 
@@ -162,3 +163,29 @@ async def test_malformed_messages_reach_the_dead_letter_topic_with_the_reason(
         assert headers[kafka.HEADER_SOURCE_TOPIC] == body.topic.encode()
         seen[body.topic] = body.reason
     assert seen == dict.fromkeys(bad, "decode")
+
+
+async def retained_state(stack: StackSettings, host_id: str) -> bytes | None:
+    """The retained STATE payload of a host, read by a fresh subscriber."""
+    async with MqttClient(
+        edge_options(stack, f"state-reader-{uuid.uuid4().hex[:6]}"), [state_topic(host_id)]
+    ) as c:
+        message = await c.get(wait_s=5)
+        return None if message is None else message.payload
+
+
+async def test_bridge_is_the_primary_host_online_while_it_runs(stack: StackSettings) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_bridge(bridge_settings(stack, prefix, f"g{prefix}"), stop))
+    await asyncio.sleep(1.5)
+    online = await retained_state(stack, f"host-{prefix}")
+    stop.set()
+    await asyncio.wait_for(task, 15)
+    offline = await retained_state(stack, f"host-{prefix}")
+    assert online is not None
+    assert offline is not None
+    assert decode_state(online).online is True
+    assert decode_state(offline).online is False
+    # Sparkplug 3.0: the death (and will) carries the birth's timestamp
+    assert decode_state(offline).timestamp == decode_state(online).timestamp
