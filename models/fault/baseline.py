@@ -62,7 +62,7 @@ def fit_baseline(
     window: int,
     n_classes: int,
     seed: int = 0,
-    max_windows: int = 60000,
+    max_windows: int = 20000,
 ) -> TreeBaseline:
     """Fit the three models on the valid training windows (subsampled to ``max_windows``)."""
     started = time.monotonic()
@@ -73,7 +73,7 @@ def fit_baseline(
     if not y_fail.any() or y_fail.all():
         raise TrainingError("the baseline needs both fail-soon and healthy training windows")
     x = window_features(gather_windows(norm.apply(train.rows), train.ends[valid], window))
-    common = {"max_iter": 200, "learning_rate": 0.1, "early_stopping": True, "random_state": seed}
+    common = {"max_iter": 150, "learning_rate": 0.1, "early_stopping": True, "random_state": seed}
     fail = HistGradientBoostingClassifier(class_weight="balanced", **common).fit(x, y_fail)
     fault = HistGradientBoostingClassifier(class_weight="balanced", **common).fit(
         x, train.targets.fault[valid]

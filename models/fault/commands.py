@@ -45,6 +45,11 @@ _dir = click.Path(file_okay=False, path_type=Path)
 @click.option("--batch", type=int, default=256, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True)
 @click.option("--hidden", type=int, default=48, show_default=True, help="LSTM units.")
+@click.option("--visible-damage", type=float, default=0.05, show_default=True, help="Early-fault loss ramp.")
+@click.option("--augment-log-sigma", type=float, default=0.15, show_default=True, help="Gain spread, log10.")
+@click.option(
+    "--augment-temp-c", type=float, default=3.0, show_default=True, help="Temperature offset spread."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True, help="torch CPU threads.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -65,6 +70,9 @@ def train_fault(
     batch: int,
     lr: float,
     hidden: int,
+    visible_damage: float,
+    augment_log_sigma: float,
+    augment_temp_c: float,
     seed: int,
     threads: int,
     device: str,
@@ -82,6 +90,9 @@ def train_fault(
             rul_cap_s=rul_cap_h * 3600.0,
         )
         config = TrainConfig(
+            visible_damage=visible_damage,
+            augment_log_sigma=augment_log_sigma,
+            augment_temp_c=augment_temp_c,
             epochs=epochs,
             patience=patience,
             batch=batch,

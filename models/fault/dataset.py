@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "iiot-twin-timeseries/1"
 DEFAULT_CACHE = Path("var/cache/fault")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,7 @@ class SplitData:
     fault_active: NDArray[np.bool_]
     fault: NDArray[np.int8]
     rul_s: NDArray[np.float64]
+    damage: NDArray[np.float32]
     ends: NDArray[np.int64]
     machine_of: NDArray[np.int64]
     targets: WindowTargets
@@ -134,7 +135,9 @@ def _build_rows(export_dir: Path, index: dict[str, Any], split: str, factor: int
     files = [f for f in index["files"] if f["split"] == split]
     if not files:
         raise DatasetError(f"{export_dir}: split {split!r} has no machines (has {sorted(index['splits'])})")
-    parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("rows", "t_s", "fault_active", "fault", "rul_s")}
+    parts: dict[str, list[NDArray[Any]]] = {
+        k: [] for k in ("rows", "t_s", "fault_active", "fault", "rul_s", "damage")
+    }
     lengths = []
     for entry in files:
         data = _load_machine(export_dir / entry["path"])
@@ -148,6 +151,7 @@ def _build_rows(export_dir: Path, index: dict[str, Any], split: str, factor: int
         parts["fault_active"].append(data["fault_active"][last].astype(bool))
         parts["fault"].append(data["fault"][last].astype(np.int8))
         parts["rul_s"].append(data["rul_s"][last].astype(np.float64))
+        parts["damage"].append((1.0 - data["health"][last]).astype(np.float32))
         lengths.append(n)
     arrays = {key: np.concatenate(value) for key, value in parts.items()}
     arrays["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -215,6 +219,7 @@ def _windows(split: str, arrays: dict[str, NDArray[Any]], config: WindowConfig, 
         fault_active=arrays["fault_active"].astype(bool, copy=False),
         fault=arrays["fault"].astype(np.int8, copy=False),
         rul_s=arrays["rul_s"].astype(np.float64, copy=False),
+        damage=arrays["damage"].astype(np.float32, copy=False),
         ends=ends,
         machine_of=np.concatenate(machine_parts),
         targets=targets,

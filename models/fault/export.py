@@ -65,6 +65,7 @@ def export_onnx(model: FaultPredictor, path: Path, window: int) -> Path:
             # its batch-size warning does not apply: h0/c0 are built from the input's batch size.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # nn.LSTM's shape checks
             torch.onnx.export(
                 wrapper,
                 (example,),

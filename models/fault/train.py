@@ -3,9 +3,13 @@
 Batches are gathered from the split's normalized feature rows by index arithmetic (window end minus
 ``window - 1 .. 0``), so no window is ever materialized outside a batch. Class imbalance: the
 fail-soon loss has ``pos_weight = negatives / positives`` (capped), the fault-type loss inverse
-square-root frequency weights. Seeds are fixed (python, numpy, torch); mixed precision (bfloat16
-autocast) is used only on a CUDA device. The best epoch by validation loss is kept; training stops
-after ``patience`` epochs without improvement.
+square-root frequency weights. Faults in their first hours carry almost no damage and look healthy;
+their windows keep their labels but weigh ``damage / visible_damage`` (at least 0.1) in the
+fail-soon and fault-type losses, so they do not teach the model to doubt healthy machines.
+Training windows are augmented (``models.fault.augment``) to look like other machine sizes.
+Seeds are fixed (python, numpy, torch); mixed precision (bfloat16 autocast) is used only on a
+CUDA device. The best epoch by validation loss is kept; training stops after ``patience`` epochs
+without improvement.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from models.fault.augment import Augmentation
 from models.fault.dataset import SplitData, WindowConfig
 from models.fault.errors import TrainingError
 from models.fault.features import (
@@ -55,6 +60,9 @@ class TrainConfig:
     fault_weight: float = 0.5
     rul_weight: float = 1.0
     max_pos_weight: float = 10.0
+    visible_damage: float = 0.05
+    augment_log_sigma: float = 0.15
+    augment_temp_c: float = 3.0
     hidden: int = 48
     layers: int = 1
     dropout: float = 0.1
@@ -89,6 +97,16 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def early_weights(split: SplitData, valid: np.ndarray, visible_damage: float) -> np.ndarray:
+    """Per-window loss weight: ``damage / visible_damage`` (at least 0.1) for faults not visible yet."""
+    damage = split.damage[split.ends[valid]].astype(np.float64)
+    faulty = split.targets.fault[valid] > 0
+    if visible_damage <= 0:
+        return np.ones(damage.size, dtype=np.float32)
+    early = np.clip(damage / visible_damage, 0.1, 1.0)
+    return np.where(faulty, early, 1.0).astype(np.float32)
+
+
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Inverse square-root frequency weights, mean 1 over the classes present."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
@@ -101,13 +119,21 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
 class WindowBatches:
     """Normalized rows of a split on a device and the valid windows' targets, served in batches."""
 
-    def __init__(self, split: SplitData, norm: Normalization, window: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        split: SplitData,
+        norm: Normalization,
+        window: int,
+        device: torch.device,
+        visible_damage: float = 0.0,
+    ) -> None:
         valid = split.targets.valid
         self.rows = torch.from_numpy(norm.apply(split.rows)).to(device)
         self.ends = torch.from_numpy(split.ends[valid]).to(device)
         self.fail = torch.from_numpy(split.targets.fail_soon[valid].astype(np.float32)).to(device)
         self.fault = torch.from_numpy(split.targets.fault[valid]).to(device)
         self.rul = torch.from_numpy(split.targets.rul_s[valid]).to(device)
+        self.weight = torch.from_numpy(early_weights(split, valid, visible_damage)).to(device)
         self.steps = torch.arange(-window + 1, 1, device=device)
 
     def __len__(self) -> int:
@@ -130,20 +156,28 @@ class Losses(nn.Module):
         self, pos_weight: float, fault_weights: np.ndarray, config: TrainConfig, rul_cap_s: float
     ) -> None:
         super().__init__()
-        self.fail = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
-        self.fault = nn.CrossEntropyLoss(weight=torch.as_tensor(fault_weights, dtype=torch.float32))
+        self.fail = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight), reduction="none")
+        self.fault = nn.CrossEntropyLoss(
+            weight=torch.as_tensor(fault_weights, dtype=torch.float32), reduction="none"
+        )
         self.rul = nn.SmoothL1Loss(beta=0.05)
         self.config = config
         self.rul_cap_s = rul_cap_s
 
     def forward(
-        self, outputs: tuple[Tensor, Tensor, Tensor], fail: Tensor, fault: Tensor, rul_s: Tensor
+        self,
+        outputs: tuple[Tensor, Tensor, Tensor],
+        fail: Tensor,
+        fault: Tensor,
+        rul_s: Tensor,
+        weight: Tensor,
     ) -> Tensor:
-        """Total loss of one batch."""
+        """Total loss of one batch (``weight`` per window scales the fail and fault-type terms)."""
         fail_logit, fault_logits, rul = outputs
+        scale = weight.sum().clamp(min=1e-6)
         return (
-            self.fail(fail_logit.float(), fail)
-            + self.config.fault_weight * self.fault(fault_logits.float(), fault)
+            (self.fail(fail_logit.float(), fail) * weight).sum() / scale
+            + self.config.fault_weight * (self.fault(fault_logits.float(), fault) * weight).sum() / scale
             + self.config.rul_weight * self.rul(rul.float(), rul_s / self.rul_cap_s)
         )
 
@@ -188,8 +222,8 @@ def train(
     device = pick_device(config.device)
     amp = device.type == "cuda"
     norm = fit_normalization(train_split.rows)
-    train_b = WindowBatches(train_split, norm, window.window, device)
-    val_b = WindowBatches(val_split, norm, window.window, device)
+    train_b = WindowBatches(train_split, norm, window.window, device, config.visible_damage)
+    val_b = WindowBatches(val_split, norm, window.window, device, config.visible_damage)
     positives = float(train_b.fail.sum())
     if positives == 0 or len(val_b) == 0:
         raise TrainingError("the training split has no fail-soon windows or the validation split no windows")
@@ -223,6 +257,8 @@ def train(
         optimizer, lambda s: warmup_cosine(s, total, max(1, int(config.warmup * total)))
     )
     generator = torch.Generator().manual_seed(config.seed)
+    augment = Augmentation(config.augment_log_sigma, config.augment_temp_c)
+    mean, std = (torch.from_numpy(v).to(device) for v in (norm.mean, norm.std))
     log.info(
         "training on %s: %d windows (%.0f fail-soon, pos_weight %.2f), val %d windows, %d steps/epoch",
         device,
@@ -242,9 +278,12 @@ def train(
         bar = tqdm(range(per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", mininterval=5.0)
         for step in bar:
             index = order[step * config.batch : (step + 1) * config.batch]
+            batch = augment(train_b.windows(index), mean, std, generator)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                outputs = model(train_b.windows(index))
-            loss = losses(outputs, train_b.fail[index], train_b.fault[index], train_b.rul[index])
+                outputs = model(batch)
+            loss = losses(
+                outputs, train_b.fail[index], train_b.fault[index], train_b.rul[index], train_b.weight[index]
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
@@ -303,7 +342,8 @@ def _validate(model: FaultPredictor, val: WindowBatches, losses: Losses, amp: bo
         index = torch.arange(start, min(start + 1024, len(val)), device=val.rows.device)
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
             outputs = model(val.windows(index))
-        total += float(losses(outputs, val.fail[index], val.fault[index], val.rul[index])) * index.numel()
+        loss = losses(outputs, val.fail[index], val.fault[index], val.rul[index], val.weight[index])
+        total += float(loss) * index.numel()
         fails.append(torch.sigmoid(outputs[0].float()).cpu().numpy())
     prob = np.concatenate(fails)
     truth = val.fail.cpu().numpy() > 0.5
