@@ -14,7 +14,7 @@ from iiot.harness.detection_scoring import DetectionScores
 from iiot.harness.scenario import Expectations, Percentiles
 from iiot.harness.scoring import Completeness, FaultScores, LatencyStats
 
-LATENCY_SERIES = ("telemetry", "alert", "detection")
+LATENCY_SERIES = ("telemetry", "telemetry_outside_outages", "alert", "detection")
 
 
 @dataclass(frozen=True, slots=True)

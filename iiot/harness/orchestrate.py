@@ -439,9 +439,11 @@ class HarnessRun:
             except ObservationError as exc:
                 log.warning("drain poll failed: %s", exc)
                 stored = last
-            if stored != last:
+            changed = stored != last
+            if changed:
                 last, last_change = stored, time.time()
-            if stored >= expected or time.time() - last_change >= observe.settle_s:
+            # all there (and still, so that re-reports after a restart cannot hide a gap), or settled
+            if (stored >= expected and not changed) or time.time() - last_change >= observe.settle_s:
                 break
             time.sleep(min(2.0, observe.poll_interval_s))
         self.outcome.notes.append(
@@ -517,6 +519,8 @@ class HarnessRun:
             a.latency_s
             for a in arrivals(((al.raised_ms, al.seen_wall) for al in out.alerts if al.seen_wall), timeline)
         ]
+        probed = watch.arrivals()
+        clear = [(m, t, w) for m, t, w in probed if not any(o.covers(m, t) for o in out.outages)]
         out.scores = RunScores(
             faults=faults,
             detections=detection_scores,
@@ -524,7 +528,11 @@ class HarnessRun:
             inspections=inspections,
             latency={
                 "telemetry": latency_stats(
-                    "telemetry", (a.latency_s for a in arrivals(watch.arrivals(), timeline))
+                    "telemetry", (a.latency_s for a in arrivals(((t, w) for _, t, w in probed), timeline))
+                ),
+                "telemetry_outside_outages": latency_stats(
+                    "telemetry_outside_outages",
+                    (a.latency_s for a in arrivals(((t, w) for _, t, w in clear), timeline)),
                 ),
                 "alert": latency_stats("alert", alert_latency),
                 "detection": latency_stats("detection", detection_latency),
@@ -533,11 +541,11 @@ class HarnessRun:
         out.checks = evaluate(spec.expectations, out.scores)
         out.truth_messages = dict(observer.truth_messages)
         out.polls = watch.polls
-        stamped, probed = len(watch.arrivals()), watch.probe_expected()
-        if stamped < probed:
+        stamped, probe_total = len(probed), watch.probe_expected()
+        if stamped < probe_total:
             out.notes.append(
-                f"telemetry latency covers {stamped} of {probed} probe samples: the others arrived after the "
-                "watch ended (or never), so the percentiles understate the tail"
+                f"telemetry latency covers {stamped} of {probe_total} probe samples: the others arrived "
+                "after the watch ended (or never), so the percentiles understate the tail"
             )
         out.notes.extend(f"storage poll failed: {f}" for f in watch.failures[:5])
         out.notes.append(f"plant {plant.name}: {out.machines} machines, {out.cameras} cameras")

@@ -221,6 +221,9 @@ class LatencyExpectations(_Model):
     """Latency bounds from the twin's emission to storage, to an alert, to a detection event."""
 
     telemetry: Percentiles = Field(default_factory=Percentiles)
+    telemetry_outside_outages: Percentiles = Field(
+        default_factory=Percentiles, description="Telemetry whose sample time no outage covers."
+    )
     alert: Percentiles = Field(default_factory=Percentiles)
     detection: Percentiles = Field(default_factory=Percentiles)
 

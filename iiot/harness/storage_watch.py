@@ -71,7 +71,7 @@ class StorageWatch:
         self._thread = threading.Thread(target=self._loop, name="harness-storage-watch", daemon=True)
         self._lock = threading.Lock()
         self._seen: dict[SeriesKey, set[int]] = {}
-        self.sample_arrivals: list[tuple[int, float]] = []
+        self.sample_arrivals: list[tuple[str, int, float]] = []
         self.alert_seen: dict[str, tuple[AlertSpan, float]] = {}
         self.polls = 0
         self.failures: list[str] = []
@@ -114,7 +114,7 @@ class StorageWatch:
                         for t in times.tolist():
                             if t not in got:
                                 got.add(t)
-                                self.sample_arrivals.append((int(t), now))
+                                self.sample_arrivals.append((key[0], int(t), now))
         alerts = self.probe.alerts()
         now = self.clock()
         with self._lock:
@@ -126,8 +126,8 @@ class StorageWatch:
         keys = [k for m in self.machines for k in self.recorder.series_of(m)]
         return sum(int(t.size) for t in self.recorder.expected(keys).values())
 
-    def arrivals(self) -> list[tuple[int, float]]:
-        """(sample time, first seen wall) of probe samples."""
+    def arrivals(self) -> list[tuple[str, int, float]]:
+        """(machine, sample time, first seen wall) of probe samples."""
         with self._lock:
             return list(self.sample_arrivals)
 

@@ -73,7 +73,8 @@ def test_watch_stamps_each_identity_once_when_first_seen() -> None:
     probe.alert_list = [AlertSpan("x", "m1", "prediction", 0)]
     now[0] = 103.0
     watch.poll_once()
-    assert watch.arrivals() == [(0, 101.0), (1000, 101.0), (2000, 103.0), (3000, 103.0)]
+    assert [a[1:] for a in watch.arrivals()] == [(0, 101.0), (1000, 101.0), (2000, 103.0), (3000, 103.0)]
+    assert {a[0] for a in watch.arrivals()} == {"m1"}
     assert [q[1] for q in probe.queries] == [0, 2000]  # from the oldest missing sample
     assert watch.alert_arrivals() == {"x": 103.0}
     assert watch.probe_expected() == 4
