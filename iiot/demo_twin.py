@@ -168,7 +168,9 @@ class TruthBoard:
             self.sim_ms = max(self.sim_ms, truth.t_ms)
 
     def frame(self, capture: CameraCapture) -> None:
-        """Count parts and the defective ones (by the renderer's labels)."""
+        """Count rendered parts and the defective ones (by the renderer's labels)."""
+        if capture.frame is None:  # not rendered: the warm-up
+            return
         labels = getattr(capture.frame, "labels", None)
         with self._lock:
             self.frames += 1

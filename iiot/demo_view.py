@@ -111,7 +111,7 @@ def render(state: ViewState, color: bool = True) -> list[str]:
         "",
         p(
             f"{'machine':<12}{'line':<8}{'twin health':<23}{'twin fault':<17}"
-            f"{'model p(fault)':<26}{'RUL':>6}  status",
+            f"{'model p(fault)':<32}{'RUL':>6}  status",
             BOLD,
         ),
     ]
@@ -121,7 +121,7 @@ def render(state: ViewState, color: bool = True) -> list[str]:
         prob = "" if m.probability is None else f"{_bar(m.probability)} {m.probability:4.2f} {m.predicted}"
         status = m.status + (f" ({m.open_alerts} alert{'s' * (m.open_alerts > 1)})" if m.open_alerts else "")
         lines.append(
-            f"{m.machine_id:<12}{m.line_id:<8}{health:<23}{truth[:16]:<17}{prob[:25]:<26}"
+            f"{m.machine_id:<12}{m.line_id:<8}{health:<23}{truth[:16]:<17}{prob[:31]:<32}"
             f"{_rul(m.rul_s):>6}  {p(status, _status_colour(m.status))}"
         )
     rate = f"{state.defective_frames / state.frames:.0%}" if state.frames else "-"
