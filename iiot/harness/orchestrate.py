@@ -221,7 +221,7 @@ class HarnessRun:
         watch.stop()
         self._stop_pipeline()
         self._phase("pipeline stopped")
-        self._score(plant, plans, recorder, probe, observer, watch, served_machines, served_cameras)
+        self._score(plans, recorder, probe, observer, watch, served_machines, served_cameras)
         self._phase("scored")
 
     # ------------------------------------------------------------------ processes
@@ -454,7 +454,6 @@ class HarnessRun:
 
     def _score(
         self,
-        plant: PlantSpec,
         plans: tuple[AgentPlan, ...],
         recorder: TwinRecorder,
         probe: InfluxProbe,
@@ -548,7 +547,6 @@ class HarnessRun:
                 "after the watch ended (or never), so the percentiles understate the tail"
             )
         out.notes.extend(f"storage poll failed: {f}" for f in watch.failures[:5])
-        out.notes.append(f"plant {plant.name}: {out.machines} machines, {out.cameras} cameras")
 
 
 def _validate_agent_config(config: dict[str, Any], agent_id: str) -> None:

@@ -76,11 +76,11 @@ def _head(o: RunOutcome, command: str) -> list[str]:
         ("item", "value"),
         [
             ("run", o.run_id),
-            ("plant", f"{o.plant_name}: {o.machines} machines, {o.cameras} cameras"),
+            ("plant", f"{o.plant_name}: {o.machines} machines, {o.cameras} camera(s)"),
             (
                 "edge agents",
                 ", ".join(
-                    f"{p.agent_id} ({len(p.machines)} machines, {len(p.cameras)} cameras)" for p in o.plans
+                    f"{p.agent_id} ({len(p.machines)} machines, {len(p.cameras)} camera(s))" for p in o.plans
                 ),
             ),
             ("bridges / workers", f"{s.cloud.bridges} / {s.cloud.workers}"),
