@@ -2,8 +2,8 @@
 
 Runs ``iiot harness run smoke`` as CI does and checks that the report is written and every
 expectation of the scenario is met. It needs the stack that ``deploy/local/stack up`` starts;
-when a service is down the test fails (never skips), naming the service. About eight minutes of
-wall time on a quiet 2-core host (five of them the twin at 100x).
+when a service is down the test fails (never skips), naming the service. About six minutes of
+wall time on the project's 2-core host (five of them the twin at 100x): 5 min 47 s measured.
 """
 
 from __future__ import annotations
