@@ -17,9 +17,18 @@ DEFAULT_RUN = Path("var/fault/run")
 DEFAULT_ARTIFACTS = Path("models/artifacts/fault")
 
 
-def _command_line() -> str:
-    """The command as typed, with the program shown as ``iiot``."""
-    return shlex.join(["iiot", *sys.argv[1:]])
+def _command_line(drop: tuple[str, ...] = ()) -> str:
+    """The command as typed, program shown as ``iiot``, without the options in ``drop`` (and their values)."""
+    args, kept = sys.argv[1:], []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in drop:
+            skip = True
+        elif not any(arg.startswith(f"{option}=") for option in drop):
+            kept.append(arg)
+    return shlex.join(["iiot", *kept])
 
 
 _dir = click.Path(file_okay=False, path_type=Path)
@@ -127,6 +136,9 @@ def train_fault(
 @click.option("--cache-dir", type=_dir, default=DEFAULT_CACHE, show_default=True, help="Window cache.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the feature cache.")
 @click.option("--no-baseline", is_flag=True, help="Skip the boosted-tree baseline.")
+@click.option(
+    "--data-command", "data_commands", multiple=True, help="Command that made the data (for the card)."
+)
 def eval_fault(
     data: Path,
     shifted: Path | None,
@@ -135,6 +147,7 @@ def eval_fault(
     cache_dir: Path,
     no_cache: bool,
     no_baseline: bool,
+    data_commands: tuple[str, ...],
 ) -> None:
     """Score the fault predictor and the baseline on held-out sets; write metrics.json and MODEL_CARD.md."""
     from models.fault.pipeline import CHECKPOINT, Paths, evaluate_and_report
@@ -142,7 +155,12 @@ def eval_fault(
     paths = Paths(data=data, run_dir=run_dir, artifacts=artifacts, cache_dir=None if no_cache else cache_dir)
     try:
         metrics = evaluate_and_report(
-            paths, shifted, run_dir / CHECKPOINT, _command_line(), with_baseline=not no_baseline
+            paths,
+            shifted,
+            run_dir / CHECKPOINT,
+            _command_line(drop=("--data-command",)),
+            with_baseline=not no_baseline,
+            data_commands=data_commands,
         )
     except FaultModelError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -266,7 +266,12 @@ def _strip(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_and_report(
-    paths: Paths, shifted: Path | None, checkpoint: Path, command: str, with_baseline: bool = True
+    paths: Paths,
+    shifted: Path | None,
+    checkpoint: Path,
+    command: str,
+    with_baseline: bool = True,
+    data_commands: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Score torch, ONNX fp32, ONNX int8 and the baseline; write metrics.json, the card and figures."""
     from models.fault import plots
@@ -367,6 +372,7 @@ def evaluate_and_report(
         "training_data": extra["training_data"],
         "train_command": extra.get("command", ""),
         "eval_command": command,
+        "data_commands": list(data_commands),
         "evaluation_data": {name: describe(split) for name, split in splits.items()},
         "sets": {name: {k: _strip(v) for k, v in reports.items()} for name, reports in sets.items()},
         "leads_h": {name: sets[name]["lstm"]["leads_h"] for name in splits},
