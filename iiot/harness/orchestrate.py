@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from iiot.harness.detection_scoring import score_detections
 from iiot.harness.edge_plan import AgentPlan, BrokerAccess, agent_config, plan_agents
-from iiot.harness.errors import HarnessError, ObservationError, PipelineNotReady
+from iiot.harness.errors import HarnessError, ObservationError, PipelineNotReady, ScenarioFileError
 from iiot.harness.events import EventSchedule, outages
 from iiot.harness.expectations import Check, RunScores, evaluate
 from iiot.harness.influx_probe import InfluxProbe
@@ -154,6 +154,9 @@ class HarnessRun:
         except HarnessError as exc:
             self.outcome.errors.append(f"{type(exc).__name__}: {exc}")
             log.error("run aborted: %s", exc)
+        except Exception as exc:  # a bug: still stop everything (done above) and report it
+            self.outcome.errors.append(f"internal error: {type(exc).__name__}: {exc}")
+            log.exception("run aborted by an internal error")
         finally:
             self.outcome.process_notes = self.procs.notes()
         self._phase("total")
@@ -167,6 +170,14 @@ class HarnessRun:
         plant = resolve_plant(self.scenario.plant, site_suffix=self.names.site_suffix)
         self.scenario.check_against(plant)
         plans = plan_agents(self.scenario.edge, plant)
+        for what, path in (
+            ("edge.detector", self.scenario.edge.detector),
+            ("edge.fault", self.scenario.edge.fault),
+        ):
+            if path is not None and not path.is_file():
+                raise ScenarioFileError(
+                    f"{what}: no model manifest at {path} (paths are relative to {Path.cwd()})"
+                )
         out.plant_name, out.plans = plant.name, plans
         out.machines = len(plant.machine_ids())
         out.cameras = len(plant.cameras())

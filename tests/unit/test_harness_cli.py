@@ -80,3 +80,20 @@ def test_overrides_must_be_positive(fake: type[FakeRun]) -> None:
     result = CliRunner().invoke(cli.group, ["run", "smoke", "--duration", "0"])
     assert result.exit_code == 2
     assert "duration_s must be > 0" in result.output
+
+
+def test_a_missing_model_aborts_before_the_stack_is_touched(tmp_path: Path) -> None:
+    from iiot.harness.orchestrate import HarnessRun
+    from iiot.harness.scenario import load_harness_scenario
+    from iiot.harness.settings import HarnessSettings
+
+    scenario = load_harness_scenario("smoke")
+    scenario = scenario.model_copy(
+        update={"edge": scenario.edge.model_copy(update={"fault": tmp_path / "nope.manifest.json"})}
+    )
+    settings = HarnessSettings(stack_script=tmp_path / "no-stack-script")
+    outcome = HarnessRun(scenario, settings, {}, run_dir=tmp_path / "run").run()
+    assert len(outcome.errors) == 1
+    assert "edge.fault: no model manifest at" in outcome.errors[0]
+    assert outcome.process_notes == []
+    assert (tmp_path / "run" / "scenario.json").exists()
