@@ -168,8 +168,8 @@ def plan_demo(
         lead = LEAD_STEPS * step
         life = first_life_s(base_scenario)
         stretch = max(1.0, FAULT_LIFE_STEPS * step / life) if life else 1.0
-    else:  # no history to build: go live at once, the first fault a minute of wall time in
-        warmup, lead, stretch = 0.0, -round_up(60.0 * speed, BLOCK_S), 1.0
+    else:  # no history to build: go live at once, the first fault half a minute of wall time in
+        warmup, lead, stretch = 0.0, -round_up(30.0 * speed, BLOCK_S), 1.0
     first_at = max(0.0, warmup - lead)
     scenario = retimed(base_scenario, first_at_s=first_at, stretch=stretch)
     scenario.check_against(plant)

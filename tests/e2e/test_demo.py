@@ -11,6 +11,7 @@ Nothing here skips: a missing virtual environment or a slow demo is a failure.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -41,6 +42,7 @@ class Demo:
     port: int
     data_dir: Path
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def output(self) -> str:
@@ -59,13 +61,12 @@ class Demo:
             )
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    """`iiot demo --no-view` on a free port with its data in a temporary folder."""
+def launch(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Demo:
+    """Start `iiot demo --no-view` on a free port with its data in ``data_dir``."""
     if not IIOT.exists():
         pytest.fail(f"{IIOT} is missing: run scripts/bootstrap edge,sim,cloud (or scripts/demo) first")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IIOT_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IIOT_")} | (env or {})
     argv = [
         str(IIOT),
         "demo",
@@ -75,28 +76,48 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         "--port",
         str(port),
         "--data-dir",
-        str(tmp_path),
+        str(data_dir),
     ]
     started = time.monotonic()
     process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        [*argv, *args],
+        cwd=ROOT,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
-    running = Demo(process, started, port, tmp_path)
+    running = Demo(process, started, port, data_dir)
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             running.lines.append(line.rstrip("\n"))
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        reader.join(5)
+    running.reader = threading.Thread(target=read, daemon=True)
+    running.reader.start()
+    return running
+
+
+@pytest.fixture
+def demos(tmp_path: Path) -> Iterator[list[Demo]]:
+    """Demos a test started; any still running at its end is killed."""
+    started: list[Demo] = []
+    yield started
+    for demo in started:
+        if demo.process.poll() is None:
+            demo.process.kill()
+            demo.process.wait(10)
+        if demo.reader is not None:
+            demo.reader.join(5)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, demos: list[Demo]) -> Demo:
+    """The embedded demo, started the way the README says."""
+    demos.append(launch(tmp_path))
+    return demos[-1]
 
 
 def eventually(demo: Demo, predicate: Any, within_s: float, what: str, every_s: float = 0.5) -> Any:
@@ -155,7 +176,8 @@ def test_scripts_demo_runs_iiot_demo_with_its_arguments() -> None:
     assert any(line.startswith("scripts/bootstrap") and "edge" in line and "cloud" in line for line in lines)
 
 
-def test_first_alert_within_the_promise_then_ack_and_a_clean_sigint(demo: Demo) -> None:
+def first_alert_ack_and_sigint(demo: Demo) -> None:
+    """The scenario both modes must pass: alerts in time, an operator ack round trip, a clean stop."""
     with httpx.Client(base_url=f"http://127.0.0.1:{demo.port}", timeout=15.0) as client:
         eventually(demo, lambda: answers(client), FIRST_ALERT_PROMISE_S, "dashboard")
         csrf = log_in(client)
@@ -191,9 +213,13 @@ def test_first_alert_within_the_promise_then_ack_and_a_clean_sigint(demo: Demo) 
     assert demo.stop(signal.SIGINT) == 0, demo.output[-3000:]
     assert "Traceback" not in demo.output, demo.output[-3000:]
     assert "first alert after" in demo.output
+
+
+def test_first_alert_within_the_promise_then_ack_and_a_clean_sigint(demo: Demo) -> None:
+    first_alert_ack_and_sigint(demo)
     with sqlite3.connect(demo.data_dir / DB_NAME) as db:
         (count,) = db.execute("select count(*) from alert").fetchone()
-    assert count >= 1
+    assert count >= 1, "the alerts are not in the SQLite database the demo names"
 
 
 def test_sigterm_stops_everything_cleanly(demo: Demo) -> None:
@@ -202,3 +228,39 @@ def test_sigterm_stops_everything_cleanly(demo: Demo) -> None:
     assert demo.stop(signal.SIGTERM) == 0, demo.output[-3000:]
     assert "Traceback" not in demo.output, demo.output[-3000:]
     assert any(line.startswith("stopped after") for line in demo.lines), demo.output[-3000:]
+
+
+def test_stack_mode_runs_the_same_scenario_on_the_real_stack(tmp_path: Path, demos: list[Demo]) -> None:
+    """--stack: Mosquitto, bridge, Faust worker, Kafka, InfluxDB of deploy/local/stack (must be up)."""
+    demo = launch(tmp_path, "--stack")
+    demos.append(demo)
+    try:
+        first_alert_ack_and_sigint(demo)
+    finally:
+        bucket = re.search(r"InfluxDB bucket (demo-[0-9a-f]+)", demo.output)
+        if bucket:
+            drop_bucket(bucket.group(1))
+
+
+def test_stack_mode_says_what_is_missing_when_the_stack_is_down(tmp_path: Path, demos: list[Demo]) -> None:
+    empty = tmp_path / "no-stack"
+    empty.mkdir()
+    demo = launch(tmp_path / "data", "--stack", env={"IIOT_STACK_HOME": str(empty)})
+    demos.append(demo)
+    code = demo.process.wait(120)
+    if demo.reader is not None:
+        demo.reader.join(5)
+    assert code == 1, demo.output
+    assert "not up" in demo.output, demo.output
+    assert "deploy/local/stack up" in demo.output, demo.output
+    assert "Traceback" not in demo.output, demo.output
+
+
+def drop_bucket(name: str) -> None:
+    """Remove a --stack run's InfluxDB bucket from the shared stack."""
+    from iiot.harness.influx_probe import InfluxProbe
+    from iiot.harness.stack_control import StackControl
+
+    env = StackControl(ROOT / "deploy" / "local" / "stack", os.environ).read_env()
+    with InfluxProbe(env.influx_url, env.influx_token, env.influx_org, name) as probe:
+        probe.delete_bucket()
