@@ -24,7 +24,6 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from iiot.harness.detection_scoring import score_detections
 from iiot.harness.edge_plan import AgentPlan, BrokerAccess, agent_config, plan_agents
 from iiot.harness.errors import HarnessError, ObservationError, PipelineNotReady, ScenarioFileError
 from iiot.harness.events import EventSchedule, outages
@@ -47,8 +46,9 @@ from iiot.harness.mqtt_observer import MqttObserver
 from iiot.harness.processes import ManagedProcess, ProcessNote, ProcessSet, free_port
 from iiot.harness.recorder import SentCounts, TwinRecorder
 from iiot.harness.records import AlertSpan, FaultEpisode, Outage, PlayedEvent
+from iiot.harness.run_scoring import Observations, score_run
 from iiot.harness.scenario import HarnessEventSpec, HarnessScenario, resolve_plant
-from iiot.harness.scoring import arrivals, completeness, fault_episodes, latency_stats, score_faults
+from iiot.harness.scoring import fault_episodes
 from iiot.harness.settings import HarnessSettings
 from iiot.harness.stack_control import StackControl, StackEnv, stack_vars, without_iiot_vars
 from iiot.harness.storage_watch import StorageWatch
@@ -494,59 +494,28 @@ class HarnessRun:
         stored: dict[tuple[str, str], Any] = {}
         for i in range(0, len(served_machines), QUERY_CHUNK):
             stored.update(probe.telemetry(served_machines[i : i + QUERY_CHUNK], CHANNELS))
-        telemetry = completeness("telemetry", recorder.expected(), stored, out.outages)
         vision = spec.edge.detector is not None and bool(served_cameras)
-        inspections = (
-            completeness(
-                "inspections", recorder.expected_frames(), probe.inspections(served_cameras), out.outages
-            )
-            if vision
-            else None
-        )
-        frames = [f for f in recorder.frame_truths() if f.camera_id in set(served_cameras)]
-        detections = observer.snapshot_detections()
-        detection_scores = (
-            score_detections(frames, detections, spec.expectations.detection.iou) if vision else None
-        )
-        faults = score_faults(
-            out.episodes,
-            out.alerts,
-            machines=len(served_machines),
-            start_ms=epoch,
-            end_ms=end_ms,
-            kinds=spec.expectations.faults.alert_kinds,
-            pre_onset_s=spec.expectations.faults.pre_onset_s,
-            post_fault_s=spec.expectations.faults.post_fault_s,
-        )
-        timeline = recorder.timeline()
-        sent = {(f.camera_id, f.t_ms): f.sent_wall for f in frames}
-        detection_latency = [
-            d.seen_wall - s
-            for d in detections
-            if d.seen_wall is not None and (s := sent.get((d.camera_id, d.t_ms))) is not None
-        ]
-        alert_latency = [
-            a.latency_s
-            for a in arrivals(((al.raised_ms, al.seen_wall) for al in out.alerts if al.seen_wall), timeline)
-        ]
+        cameras = set(served_cameras)
         probed = watch.arrivals()
-        clear = [(m, t, w) for m, t, w in probed if not any(o.covers(m, t) for o in out.outages)]
-        out.scores = RunScores(
-            faults=faults,
-            detections=detection_scores,
-            telemetry=telemetry,
-            inspections=inspections,
-            latency={
-                "telemetry": latency_stats(
-                    "telemetry", (a.latency_s for a in arrivals(((t, w) for _, t, w in probed), timeline))
-                ),
-                "telemetry_outside_outages": latency_stats(
-                    "telemetry_outside_outages",
-                    (a.latency_s for a in arrivals(((t, w) for _, t, w in clear), timeline)),
-                ),
-                "alert": latency_stats("alert", alert_latency),
-                "detection": latency_stats("detection", detection_latency),
-            },
+        out.scores = score_run(
+            Observations(
+                epoch_ms=epoch,
+                end_ms=end_ms,
+                machines=len(served_machines),
+                episodes=out.episodes,
+                alerts=out.alerts,
+                outages=out.outages,
+                expected_samples=recorder.expected(),
+                stored_samples=stored,
+                timeline=recorder.timeline(),
+                probe_arrivals=probed,
+                vision=vision,
+                expected_frames=recorder.expected_frames() if vision else None,
+                stored_frames=probe.inspections(served_cameras) if vision else None,
+                frames=[f for f in recorder.frame_truths() if f.camera_id in cameras],
+                detections=observer.snapshot_detections(),
+            ),
+            spec.expectations,
         )
         out.checks = evaluate(spec.expectations, out.scores)
         out.truth_messages = dict(observer.truth_messages)
