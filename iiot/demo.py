@@ -270,7 +270,7 @@ def command(
 ) -> None:
     """The whole system on one machine: twin, broker, edge agents, runner, SQLite, dashboard.
 
-    The first alert arrives within about a minute and a half; open the dashboard's address it prints
+    The first alert arrives within a minute; open the dashboard's address it prints
     and log in as operator / iiot-demo. Ctrl-C stops everything.
     """
     started = time.monotonic()

@@ -62,6 +62,7 @@ def agent_settings(
         extra: dict[str, Any] = {
             "telemetry": {"deadband": 0.0, "deadbands": TELEMETRY_DEADBANDS, "period_s": 300.0},
             "health": {"enabled": False},
+            "outbox": {"synchronous": "NORMAL"},  # survives a crash of the demo, not a power cut
             "node_metrics_period_s": 5.0,
             "mqtt": {
                 "username": broker.username or None,

@@ -29,7 +29,7 @@ from simulators.scenario import HarnessEvent, InjectFault, Scenario, ScenarioAct
 
 SAMPLE_RATE_HZ = 1.0
 """Base sample rate of the demo plant: the fault model reads 5-minute means, 1 Hz is plenty."""
-BLOCK_S = 10.0
+BLOCK_S = 30.0
 """Sim seconds per twin block (one MQTT batch per machine)."""
 VIBRATION_PERIOD_S = 10.0
 """Sim seconds between vibration snippets (features held in between)."""

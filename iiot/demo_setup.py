@@ -18,7 +18,7 @@ DEMO_PASSWORD = "iiot-demo"
 """The dashboard's demo login (operator role). The dashboard listens on loopback only."""
 DEFAULT_SPEED = 60.0
 DEFAULT_PORT = 8080
-FIRST_ALERT_PROMISE_S = 90
+FIRST_ALERT_PROMISE_S = 60
 """What docs/DEMO.md promises: the first alert within this many seconds of `iiot demo` starting."""
 DB_NAME = "iiot-demo.sqlite"
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ CHUNK_S = 30.0
 """Sim seconds the runner plays between looks at the stop flag (warm-up); live runs block by block."""
 
 
-MAX_LAG_S = 300.0
+MAX_LAG_S = 600.0
 """During the warm-up the twin waits while the pipeline lags it by more than this (sim seconds): the
 embedded broker drops a QoS 1 message whose PUBACK takes over 5 s, so the queues must stay short."""
 
