@@ -141,6 +141,29 @@ def onnx_predictor(path: Path, threads: int = 1) -> Predictor:
     return run
 
 
+def edge_predictor(manifest_path: Path, threads: int = 1) -> Predictor:
+    """A predictor running an artifact through the edge's own backend (manifest and sha256 checked)."""
+    from edge.inference.errors import InferenceError
+    from edge.inference.factory import open_backend
+    from edge.inference.options import BackendOptions, OrtOptions
+
+    options = BackendOptions(
+        onnxruntime=OrtOptions(
+            providers=("CPUExecutionProvider",), intra_op_threads=threads, inter_op_threads=1
+        )
+    )
+    try:
+        backend = open_backend(manifest_path, kind="onnxruntime", options=options)
+    except InferenceError as exc:
+        raise ExportError(f"the edge backend refuses {manifest_path}: {exc}") from exc
+
+    def run(windows: NDArray[np.float32]) -> Outputs:
+        out = backend.run({INPUT_NAME: np.ascontiguousarray(windows, dtype=np.float32)})
+        return out["fail_prob"], out["fault_probs"], out["rul_s"]
+
+    return run
+
+
 def torch_predictor(model: FaultPredictor) -> Predictor:
     """A predictor running the torch model (eval mode, no gradients)."""
     wrapper = EdgeOutputs(model).eval()

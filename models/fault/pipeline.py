@@ -4,9 +4,10 @@
 val → fp32 ONNX (parity-checked against torch) and the int8 variant (dynamic and static measured
 on val, the better one shipped) with manifests → checkpoint and ``training.json`` in the run folder.
 
-``evaluate_and_report``: the checkpoint and the shipped ONNX files on val, test and the shifted
-test set, next to the boosted-tree baseline → ``metrics.json``, ``MODEL_CARD.md``, figures, and the
-test metrics merged into the manifests.
+``evaluate_and_report``: the checkpoint and the shipped ONNX files (through the edge's ONNX Runtime
+backend, the path that ships) on val, test and the shifted test set, next to the boosted-tree
+baseline → ``metrics.json``, ``MODEL_CARD.md``, figures, and the test metrics merged into the
+manifests.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from models.fault.export import (
     INT8_FILE,
     build_manifest,
     check_parity,
+    edge_predictor,
     export_onnx,
     onnx_predictor,
     output_differences,
@@ -295,10 +297,10 @@ def evaluate_and_report(
     for path in (fp32_path, int8_path):
         if not path.is_file():
             raise ExportError(f"{path} is missing; run `iiot models train-fault` first")
-    predictors: dict[str, Predictor] = {
+    predictors: dict[str, Predictor] = {  # the ONNX files run through the edge's own backend
         "lstm": torch_predictor(model),
-        "lstm_onnx_fp32": onnx_predictor(fp32_path),
-        "lstm_onnx_int8": onnx_predictor(int8_path),
+        "lstm_onnx_fp32": edge_predictor(manifest_path_for(fp32_path)),
+        "lstm_onnx_int8": edge_predictor(manifest_path_for(int8_path)),
     }
     sets: dict[str, dict[str, Any]] = {name: {} for name in splits}
     predictions: dict[tuple[str, str], SplitPredictions] = {}

@@ -20,7 +20,7 @@ from models.fault.model import load_checkpoint
 from models.fault.pipeline import CHECKPOINT, Paths, evaluate_and_report, train_and_export
 from models.fault.train import TrainConfig
 from models.fault.windows import gather_windows
-from proto.artifacts import load_manifest, manifest_path_for
+from proto.artifacts import AlarmThresholds, SeriesNormalization, load_manifest, manifest_path_for
 from simulators.export import ExportPlan, export_timeseries
 
 pytestmark = pytest.mark.slow
@@ -57,10 +57,13 @@ def test_manifest_describes_the_onnx_file(trained: Paths) -> None:
     assert manifest.task == "fault"
     assert manifest.inputs[0].shape == ("batch", WINDOW.window, len(FEATURE_NAMES))
     assert manifest.inputs[0].layout == "NTC"
-    assert manifest.normalization.channel_names == FEATURE_NAMES
-    assert manifest.normalization.window_length == WINDOW.window
+    norm, thresholds = manifest.normalization, manifest.thresholds
+    assert isinstance(norm, SeriesNormalization)
+    assert norm.channel_names == FEATURE_NAMES
+    assert norm.window_length == WINDOW.window
     assert manifest.metrics["feature_step_s"] == WINDOW.feature_s
-    assert 0.0 <= manifest.thresholds.exit <= manifest.thresholds.enter <= 1.0
+    assert isinstance(thresholds, AlarmThresholds)
+    assert 0.0 <= thresholds.exit <= thresholds.enter <= 1.0
     int8 = load_manifest(manifest_path_for(trained.artifacts / INT8_FILE))
     assert int8.precision == "int8"
     assert int8.parent is not None
