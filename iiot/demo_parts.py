@@ -379,6 +379,7 @@ async def view_state(
         pipelines=[header["fault"], header["detector"]],
         events=[*recent, *notes][-6:],
         first_alert_s=first_alert_s,
+        live=live,
     )
 
 

@@ -66,6 +66,7 @@ class ViewState:
     pipelines: Sequence[str] = ()
     events: Sequence[str] = field(default_factory=tuple)
     first_alert_s: float | None = None
+    live: bool = True
 
 
 def _clock(ms: int) -> str:
@@ -103,9 +104,10 @@ def render(state: ViewState, color: bool = True) -> list[str]:
     """The lines of one frame of the view."""
     p = lambda text, colour: _paint(text, colour, color)  # noqa: E731
     first = f" · first alert after {state.first_alert_s:.0f} s" if state.first_alert_s is not None else ""
+    pace = f"at {state.speed:g}×" if state.live else "(as fast as it goes)"
     lines = [
         p(f"iiot demo — {state.phase}", BOLD)
-        + f"   sim {_clock(state.sim_ms)} UTC at {state.speed:g}×   up {state.uptime_s:.0f} s{first}",
+        + f"   sim {_clock(state.sim_ms)} UTC {pace}   up {state.uptime_s:.0f} s{first}",
         f"dashboard {p(state.dashboard_url, CYAN)}  login {state.login}   data {state.data_path}",
         "  ".join(state.pipelines),
         "",
