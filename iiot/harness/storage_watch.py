@@ -81,10 +81,16 @@ class StorageWatch:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop polling and wait for the thread."""
+        """Stop polling, wait for the thread, and poll once more (what arrived since the last poll)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=60)
+        try:
+            self.poll_once()
+        except ObservationError as exc:
+            self.failures.append(str(exc))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
