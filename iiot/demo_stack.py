@@ -152,6 +152,25 @@ class SparkplugProgress:
                 self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
 
 
+async def drop_topics(bootstrap: str, names: RunNames) -> None:
+    """Delete the run's Kafka topics (its own prefix, and the Faust app's changelogs); the bucket stays."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=f"{names.app_id}-cleanup")
+    await admin.start()
+    try:
+        mine = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith((f"{names.kafka_prefix}.", f"{names.app_id}-"))
+        ]
+        if mine:
+            await admin.delete_topics(mine)
+            log.info("deleted %d Kafka topics of %s", len(mine), names.tag)
+    finally:
+        await admin.close()
+
+
 async def start_stack(
     opts: DemoOptions,
     target: StackTarget,
@@ -223,6 +242,7 @@ async def start_stack(
 
     parts.checks.append(died)
     parts.cloud_stops.append(stop_processes)
+    parts.last_stops.append(lambda: drop_topics(env.kafka_bootstrap, names))
 
     settings = DashboardSettings(
         **dashboard_common(opts, plan, port),

@@ -32,7 +32,7 @@ CHUNK_S = 30.0
 
 MAX_LAG_S = 600.0
 """During the warm-up the twin waits while the pipeline lags it by more than this (sim seconds): the
-embedded broker drops a QoS 1 message whose PUBACK takes over 5 s, so the queues must stay short."""
+embedded broker gives up on a QoS 1 delivery whose PUBACK takes over 5 s, so queues must stay short."""
 
 
 class DemoPacer(Pacer):
