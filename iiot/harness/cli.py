@@ -53,14 +53,16 @@ def _load(name: str, speed: float | None, duration: float | None) -> Any:
 @click.option(
     "--start-stack", is_flag=True, default=None, help="Run `stack up` first [IIOT_HARNESS_START_STACK]."
 )
-@click.option("--keep-bucket", is_flag=True, default=None, help="Keep the run's InfluxDB bucket.")
+@click.option(
+    "--keep-data", is_flag=True, default=None, help="Keep the run's InfluxDB bucket and Kafka topics."
+)
 @click.option("--speed", type=float, default=None, help="Override the scenario's twin speed.")
 @click.option("--duration", type=float, default=None, help="Override the scenario's sim duration (s).")
 def run_command(
     scenario_name: str,
     out: Path | None,
     start_stack: bool | None,
-    keep_bucket: bool | None,
+    keep_data: bool | None,
     speed: float | None,
     duration: float | None,
 ) -> None:
@@ -75,7 +77,7 @@ def run_command(
         sys.exit(EXIT_ERROR)
     from tqdm import tqdm
 
-    settings = _settings(start_stack=start_stack, keep_bucket=keep_bucket)
+    settings = _settings(start_stack=start_stack, keep_data=keep_data)
     with tqdm(total=scenario.twin.duration_s, unit="sim-s", desc=scenario.name, mininterval=2.0) as bar:
 
         def progress(sim_s: float) -> None:

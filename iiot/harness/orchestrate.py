@@ -29,6 +29,7 @@ from iiot.harness.errors import HarnessError, ObservationError, PipelineNotReady
 from iiot.harness.events import EventSchedule, outages
 from iiot.harness.expectations import Check, RunScores, evaluate
 from iiot.harness.influx_probe import InfluxProbe
+from iiot.harness.kafka_topics import delete_run_topics
 from iiot.harness.launch import (
     Broker,
     CloudAccess,
@@ -195,8 +196,8 @@ class HarnessRun:
             InfluxProbe(env.influx_url, env.influx_token, env.influx_org, self.names.bucket)
         )
         probe.create_bucket()
-        if not self.settings.keep_bucket:
-            stack.callback(self._drop_bucket, probe)
+        if not self.settings.keep_data:
+            stack.callback(self._drop_data, probe, env.kafka_bootstrap)
         broker = Broker(broker_env.mqtt_host, broker_env.mqtt_port)
         site_ids = tuple(s.id for s in plant.sites)
         observer = stack.enter_context(
@@ -347,11 +348,16 @@ class HarnessRun:
             except HarnessError as exc:
                 self.outcome.errors.append(f"could not start the broker again: {exc}")
 
-    def _drop_bucket(self, probe: InfluxProbe) -> None:
+    def _drop_data(self, probe: InfluxProbe, bootstrap: str) -> None:
         try:
             probe.delete_bucket()
         except HarnessError as exc:
             self.outcome.notes.append(f"bucket {self.names.bucket} not deleted: {exc}")
+        try:
+            deleted = delete_run_topics(bootstrap, self.names.kafka_prefix)
+            self.outcome.notes.append(f"deleted {len(deleted)} Kafka topics {self.names.kafka_prefix}.*/-*")
+        except HarnessError as exc:
+            self.outcome.notes.append(f"Kafka topics of the run not deleted: {exc}")
 
     # ------------------------------------------------------------------ twin and events
 

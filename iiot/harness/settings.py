@@ -43,6 +43,6 @@ class HarnessSettings(BaseSettings):
     stack_timeout_s: float = Field(
         default=900.0, gt=0, description="Longest wait for one stack script command."
     )
-    keep_bucket: bool = Field(
-        default=False, description="Keep the run's InfluxDB bucket after scoring (for inspection)."
+    keep_data: bool = Field(
+        default=False, description="Keep the run's InfluxDB bucket and Kafka topics after scoring."
     )

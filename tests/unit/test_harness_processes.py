@@ -160,3 +160,19 @@ def test_child_environments_carry_only_the_harness_settings(tmp_path: Path) -> N
     assert worker["IIOT_INFLUX_BUCKET"] == "harness-abc"
     assert worker["IIOT_STORAGE_URL"] == "http://i:8086"
     assert worker["IIOT_WORKER_DATA_DIR"] == str(tmp_path / "worker-1")
+
+
+def test_run_topics_are_those_of_the_run_prefix() -> None:
+    from iiot.harness.kafka_topics import run_topics
+
+    topics = [
+        "harness-abc.iiot.v1.telemetry",
+        "harness-abc-processing-state-changelog",
+        "harness-abcd.iiot.v1.telemetry",
+        "iiot.v1.telemetry",
+        "harness-ab.iiot.v1.alerts",
+    ]
+    assert run_topics(topics, "harness-abc") == [
+        "harness-abc-processing-state-changelog",
+        "harness-abc.iiot.v1.telemetry",
+    ]
