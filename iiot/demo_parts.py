@@ -221,6 +221,7 @@ async def until(predicate: Callable[[], bool], what: str, parts: Components, sto
 
 
 def task_error(task: asyncio.Task[Any]) -> str:
+    """How a finished task ended, in words."""
     if task.cancelled():
         return "cancelled"
     exc = task.exception()
@@ -228,6 +229,7 @@ def task_error(task: asyncio.Task[Any]) -> str:
 
 
 def port_open(host: str, port: int) -> bool:
+    """Whether something accepts connections on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0

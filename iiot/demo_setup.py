@@ -8,7 +8,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from iiot.demo_plan import ModelTiming
@@ -53,7 +53,7 @@ class DemoOptions:
     speed: float = DEFAULT_SPEED
     duration_s: float | None = None
     port: int | None = None
-    data_dir: Path = Path("var/demo")
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
     view: bool = True
     seed: int = 0
     host: str = "127.0.0.1"
@@ -77,6 +77,9 @@ def default_data_dir() -> Path:
     return Path(base) / "iiot" / "demo"
 
 
+TASKS = {"detector": "detect", "fault": "fault"}
+
+
 def find_artifact(pipeline: str, folder: Path) -> Artifact:
     """The verified manifest in ``folder`` (fp32 preferred), or an Artifact saying what is wrong."""
     from edge.inference.factory import load_verified
@@ -92,6 +95,9 @@ def find_artifact(pipeline: str, folder: Path) -> Artifact:
             manifest, _ = load_verified(path)
         except Exception as exc:  # a broken artifact must not stop the other pipeline
             problems.append(f"{_shown(path)}: {exc}")
+            continue
+        if manifest.task != TASKS[pipeline]:
+            problems.append(f"{_shown(path)}: a {manifest.task} model, not a {TASKS[pipeline]} model")
             continue
         return Artifact(pipeline, path, label=f"{manifest.name} {manifest.version} ({_shown(path)})")
     return Artifact(pipeline, None, "; ".join(problems))
@@ -117,13 +123,18 @@ def _shown(path: Path) -> str:
 
 def fresh_data_dir(path: Path) -> None:
     """Create the folder; remove what a previous demo left (database, outboxes): each run starts clean."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "plant-layout.json"):
-        with contextlib.suppress(FileNotFoundError):
-            (path / name).unlink()
-    for folder in ("edge", "logs", "state"):  # outboxes; --stack: child logs, Faust state
-        if (path / folder).is_dir():
-            shutil.rmtree(path / folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "plant-layout.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (path / name).unlink()
+        for folder in ("edge", "logs", "state"):  # outboxes; --stack: child logs, Faust state
+            if (path / folder).is_dir():
+                shutil.rmtree(path / folder)
+    except OSError as exc:
+        raise DemoError(
+            f"cannot prepare the data folder {path}: {exc.strerror or exc}; try --data-dir"
+        ) from exc
 
 
 def pick_port(host: str, wanted: int | None) -> int:
