@@ -60,9 +60,14 @@ STEP_MS = 10_000
 # ----------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium through Playwright; a missing browser is a failure."""
+    """Headless Chromium through Playwright; a missing browser is a failure.
+
+    Module scope, not session: while Playwright's sync API is open it keeps an asyncio loop marked
+    as running on the main thread, and every pytest-asyncio test after it would then fail with
+    "Runner.run() cannot be called from a running event loop".
+    """
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set IIOT_CHROMIUM)")
     from playwright.sync_api import sync_playwright
