@@ -44,7 +44,12 @@ config_dir_option = click.option(
 
 @click.command("train-detector")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run length (default 100). With --resume: change the run's length from the next epoch on.",
+)
 @click.option("--imgsz", type=int, default=320, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/detector"))
@@ -56,7 +61,7 @@ config_dir_option = click.option(
 @config_dir_option
 def train_detector(
     data: Path,
-    epochs: int,
+    epochs: int | None,
     imgsz: int,
     batch: int,
     out: Path,
@@ -74,7 +79,7 @@ def train_detector(
         data=data,
         out=out,
         name=name,
-        epochs=epochs,
+        epochs=epochs or 100,
         imgsz=imgsz,
         batch=batch,
         seed=seed,
@@ -84,7 +89,7 @@ def train_detector(
         command=_command_line(),
     )
     try:
-        result = train(config, resume=resume)
+        result = train(config, resume=resume, resume_epochs=epochs if resume else None)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run: {result.run_dir}")

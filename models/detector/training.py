@@ -4,7 +4,10 @@ A run lives in `<out>/<name>/`: ultralytics writes `weights/{last,best}.pt` ever
 training curves (`results.png`, `results.csv`), PR/F1 curves and the confusion matrix of the final
 validation. This module adds `wall_time.json` (one entry per session, so a run resumed three times
 shows all three) and `heldout_predictions.png` (a sheet of predictions on held-out images).
-`--resume` continues from `weights/last.pt` with the epochs, optimizer and schedule saved in it.
+`--resume` continues from `weights/last.pt` with the epochs, optimizer and schedule saved in it;
+`--resume --epochs N` first rewrites the run's epoch count in that checkpoint (to shorten a run that
+will not finish in time, or extend one that is still improving), so the learning-rate schedule and
+the mosaic switch-off follow the new length from the next epoch on.
 """
 
 from __future__ import annotations
@@ -125,7 +128,27 @@ def _epoch_of(checkpoint: Path) -> int:
     return int(ckpt.get("epoch", -1)) if isinstance(ckpt, dict) else -1
 
 
-def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
+def set_run_epochs(checkpoint: Path, epochs: int) -> int:
+    """Rewrite the epoch count a checkpoint resumes with; return the one it had."""
+    import torch
+
+    if epochs < 1:
+        raise DetectorError(f"epochs must be at least 1, got {epochs}")
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("train_args"), dict):
+        raise DetectorError(f"{checkpoint} holds no training arguments; it cannot be resumed")
+    done = int(ckpt.get("epoch", -1)) + 1
+    if epochs <= done:
+        raise DetectorError(f"{checkpoint} has finished {done} epochs already; ask for more than that")
+    before = int(ckpt["train_args"].get("epochs", 0))
+    ckpt["train_args"]["epochs"] = epochs
+    tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(checkpoint)
+    return before
+
+
+def train(config: TrainConfig, *, resume: bool = False, resume_epochs: int | None = None) -> TrainResult:
     """Train (or resume) a run; write curves, wall time and the held-out prediction sheet."""
     if not config.data.is_file():
         raise DatasetError(f"{config.data} does not exist; export a dataset first (iiot sim export-images)")
@@ -144,6 +167,9 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
         if not config.last.is_file():
             raise DetectorError(f"cannot resume: {config.last} does not exist (start without --resume)")
         first_epoch = _epoch_of(config.last) + 1
+        if resume_epochs is not None:
+            before = set_run_epochs(config.last, resume_epochs)
+            log.info("run length changed from %d to %d epochs", before, resume_epochs)
         log.info("resuming %s at epoch %d", config.last, first_epoch + 1)
 
     def session(trainer: Any) -> dict[str, Any]:
