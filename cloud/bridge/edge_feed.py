@@ -88,6 +88,24 @@ class EdgeNodeScript:
             metrics, seq=self.seq.next(), timestamp=ts
         )
 
+    def samples(
+        self, device: str, rows: Sequence[tuple[int, Mapping[str, Scalar]]], *, historical: bool = False
+    ) -> Message:
+        """One DDATA with a block of samples, each metric stamped with its sample time (as the edge sends)."""
+        metrics = []
+        for ts, values in rows:
+            for name, value in values.items():
+                entry = self.aliases.entry_by_name(name, device)
+                metrics.append(
+                    Metric(
+                        None, entry.datatype, value, alias=entry.alias, timestamp=ts, is_historical=historical
+                    )
+                )
+        stamp = rows[-1][0] if rows else 0
+        return self._topic(MessageType.DDATA, device), encode_ddata(
+            metrics, seq=self.seq.next(), timestamp=stamp
+        )
+
     def node_data(self, values: Mapping[str, Scalar], ts: int) -> Message:
         """NDATA with named, typed metrics."""
         metrics = [Metric(name, _datatype(v), v, timestamp=ts) for name, v in values.items()]
