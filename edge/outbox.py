@@ -59,6 +59,7 @@ class MessageKind(StrEnum):
 
     SPARKPLUG = "sparkplug"  # target: device id ('' for node metrics); body: metrics, encoded at send
     MQTT = "mqtt"  # target: topic; body: the payload as is
+    DEVICE_DEATH = "ddeath"  # target: device id; body empty: a DDEATH, in order with the data
 
 
 @dataclass(frozen=True, slots=True)

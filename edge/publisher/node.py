@@ -147,6 +147,14 @@ class SparkplugPublisher:
         body = encode_metrics(metrics, self._clock())
         await self._append([NewMessage(priority, MessageKind.SPARKPLUG, device_id or "", body)])
 
+    async def send_device_death(self, device_id: str) -> None:
+        """Queue a DDEATH for a device whose source is lost; its next DATA goes out after a DBIRTH.
+
+        It waits in the outbox like data (ALARM priority: never dropped), so it reaches the broker
+        after the device's DATA queued before it, and a replay after a reconnect keeps that order.
+        """
+        await self._append([NewMessage(Priority.ALARM, MessageKind.DEVICE_DEATH, device_id, b"")])
+
     async def send_raw(self, topic: str, payload: bytes, priority: Priority = Priority.EVENT) -> None:
         """Queue a non-Sparkplug message (a detection event) for its topic."""
         await self._append([NewMessage(priority, MessageKind.MQTT, topic, payload)])
@@ -245,7 +253,9 @@ class SparkplugPublisher:
                         messages = self._encode(stored)
                     except ContractError as exc:
                         log.error("dropping undecodable outbox message %d: %s", stored.id, exc)
-                        self._acks.append(stored.id)
+                        messages = ()
+                    if not messages:  # nothing to send (a death of a device not born): done with it
+                        self._done(stored.id)
                         continue
                     try:
                         for message in messages[:-1]:
@@ -260,6 +270,8 @@ class SparkplugPublisher:
     def _encode(self, stored: StoredMessage) -> tuple[OutMessage, ...]:
         if stored.kind is MessageKind.MQTT:
             return (OutMessage(stored.target, stored.body),)
+        if stored.kind is MessageKind.DEVICE_DEATH:
+            return self.session.device_death(stored.target)
         payload = decode_payload(stored.body)
         historical = is_historical(stored.id, self._birth_cursor)
         if historical:
@@ -297,11 +309,15 @@ class SparkplugPublisher:
         message_id = self._inflight.pop(mid, None)
         if message_id is None:
             return  # a birth or the will
-        self._acks.append(message_id)
         self.stats["acked"] += 1
+        self._done(message_id)
+        self._wake.set()
+
+    def _done(self, message_id: int) -> None:
+        """The stored message may leave the outbox."""
+        self._acks.append(message_id)
         if self._ack_task is None or self._ack_task.done():
             self._ack_task = asyncio.create_task(self._flush_acks())
-        self._wake.set()
 
     def on_lost(self, reason: str) -> None:
         """The connection dropped."""

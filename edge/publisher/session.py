@@ -9,6 +9,10 @@ is what makes seq numbers match the wire. The rules it keeps (Sparkplug B 3.0):
 * NBIRTH takes seq 0; every later DBIRTH, NDATA, DDATA and DDEATH the next, wrapping at 256;
 * births carry every metric with its current value, name, data type and alias; DATA goes by
   alias; a device whose metrics grew is born again (DBIRTH) before its DATA;
+* a device whose source is lost gets a DDEATH and is left out of later births until its next
+  DATA, which a DBIRTH precedes;
+* timestamps: a payload's is when the message was built (this node's clock); a metric's is
+  the event time of its value, which the caller sets (births keep each value's own time);
 * with a primary host configured, nothing is published until its STATE says online; if it
   goes offline, the session ends (the caller publishes the NDEATH and disconnects);
 * an NCMD `Node Control/Rebirth` = true publishes the whole birth sequence again.
@@ -98,6 +102,7 @@ class EdgeNodeSession:
         self._seq = SequenceCounter()
         self._aliases = AliasTable()
         self._born: dict[str | None, frozenset[str]] = {}
+        self._dead: set[str] = set()
         self._host_ts = -1
 
     # ------------------------------------------------------------------ connection
@@ -191,7 +196,7 @@ class EdgeNodeSession:
     # ------------------------------------------------------------------ outgoing
 
     def births(self) -> tuple[OutMessage, ...]:
-        """NBIRTH (seq 0, this connection's bdSeq) and a DBIRTH per known device."""
+        """NBIRTH (seq 0, this connection's bdSeq) and a DBIRTH per known device that is not dead."""
         if self.bd_seq is None:
             raise RuntimeError("births before start(): no bdSeq")
         now = self._clock()
@@ -203,7 +208,8 @@ class EdgeNodeSession:
         self._born = {None: self.catalog.names(None)}
         self.state = NodeState.ONLINE
         self.births_published += 1
-        return (nbirth, *(self._dbirth(device, now) for device in self.catalog.devices()))
+        alive = [device for device in self.catalog.devices() if device not in self._dead]
+        return (nbirth, *(self._dbirth(device, now) for device in alive))
 
     def data(
         self, device_id: str | None, metrics: Sequence[Metric], *, historical: bool = False
@@ -235,7 +241,8 @@ class EdgeNodeSession:
         return tuple(out)
 
     def device_death(self, device_id: str) -> tuple[OutMessage, ...]:
-        """DDEATH for a device that stopped (a camera lost); its next DATA is preceded by a DBIRTH."""
+        """DDEATH for a device that stopped (a camera lost); births skip it until its next DATA."""
+        self._dead.add(device_id)
         if not self.online or device_id not in self._born:
             return ()
         del self._born[device_id]
@@ -246,7 +253,12 @@ class EdgeNodeSession:
         """True if the node (None) or device has been born in the current session."""
         return device_id in self._born
 
+    def dead(self, device_id: str) -> bool:
+        """True if the device had a DDEATH and no DATA since."""
+        return device_id in self._dead
+
     def _dbirth(self, device_id: str, now: int) -> OutMessage:
+        self._dead.discard(device_id)
         metrics = self._aliases.aliased(self.catalog.birth_metrics(device_id, now), device_id)
         self._born[device_id] = self.catalog.names(device_id)
         topic = build_topic(self.group_id, MessageType.DBIRTH, self.edge_node_id, device_id)

@@ -197,3 +197,97 @@ def test_backoff_grows_and_caps() -> None:
     delays = [backoff_delay(a, 0.5, 4.0, jitter=0.0) for a in range(6)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     assert 0.4 <= backoff_delay(0, 0.5, 4.0) <= 0.6
+
+
+WALL, TWIN = 1_000, 1_000 + 4 * 3_600_000  # a twin four hours ahead of the edge's wall clock
+
+
+async def test_metrics_keep_their_event_time_through_the_outbox_and_a_replay(tmp_path: Path) -> None:
+    broker = FakeBroker()
+    broker.auto_ack = False
+    outbox = Outbox(tmp_path / "o.sqlite", OutboxLimits(10_000, 1 << 24, 10**9), synchronous="NORMAL")
+    session = EdgeNodeSession("plant", "edge-1", DeviceCatalog(), clock_ms=lambda: WALL)
+    config = PublisherConfig(window=8, reconnect_min_s=0.01, reconnect_max_s=0.02)
+    async with SparkplugPublisher(session, outbox, lambda: FakeTransport(broker), config) as publisher:
+        for i in range(3):
+            sample = Metric("temperature_c", DataType.DOUBLE, float(i), timestamp=TWIN + 1_000 * i)
+            await publisher.send_data("m1", [sample])
+        await until(lambda: len(data_values(broker)) == 3)
+        broker.auto_ack = True
+        broker.connections[-1].drop()  # nothing acknowledged: all three go out again
+        await until(lambda: len(broker.connections) == 2)
+        assert await publisher.drain(5)
+    sent = [
+        (kind, connection, decode_message(MessageType(kind), message.payload))
+        for kind, (connection, message) in zip(kinds(broker), broker.published, strict=True)
+    ]
+    assert {payload.timestamp for _, _, payload in sent} == {WALL}  # built on the edge's clock
+    ddata = [(c, m.timestamp, m.is_historical) for k, c, p in sent if k == "DDATA" for m in p.metrics]
+    stamps = [TWIN, TWIN + 1_000, TWIN + 2_000]
+    assert [(c, t) for c, t, _ in ddata] == [(1, t) for t in stamps] + [(2, t) for t in stamps]
+    assert all(historical for c, _, historical in ddata if c == 2)
+    # the second connection's DBIRTH carries the newest value at its sample time
+    (dbirth,) = [p for k, c, p in sent if c == 2 and k == "DBIRTH"]
+    assert [(m.value, m.timestamp) for m in dbirth.metrics] == [(2.0, TWIN + 2_000)]
+
+
+def counters(i: int) -> list[Metric]:
+    return [Metric("frames/processed", DataType.UINT64, i, timestamp=TWIN + i)]
+
+
+def devices(broker: FakeBroker, connection: int | None = None) -> list[tuple[str, str | None]]:
+    return [
+        (kind, getattr(parse_topic(m.topic), "device_id", None))
+        for kind, (c, m) in zip(kinds(broker), broker.published, strict=True)
+        if connection is None or c == connection
+    ]
+
+
+async def test_device_death_goes_out_in_order_and_data_births_the_device_again(tmp_path: Path) -> None:
+    broker = FakeBroker()
+    async with make_publisher(tmp_path, broker) as publisher:
+        await publisher.send_data("cam-1", counters(1))
+        await publisher.send_device_death("cam-1")
+        await publisher.send_device_death("cam-9")  # never born: nothing to publish, and done with
+        await publisher.send_data("cam-1", counters(2))
+        assert await publisher.drain(5)
+        assert publisher.outbox.total.messages == 0
+    assert devices(broker) == [
+        ("NBIRTH", None),
+        ("DBIRTH", "cam-1"),
+        ("DDATA", "cam-1"),
+        ("DDEATH", "cam-1"),
+        ("DBIRTH", "cam-1"),
+        ("DDATA", "cam-1"),
+    ]
+    seqs = [
+        decode_message(MessageType(k), m.payload).seq
+        for k, (_, m) in zip(kinds(broker), broker.published, strict=True)
+    ]
+    assert seqs == list(range(6))
+
+
+async def test_a_dead_device_is_not_born_again_by_a_reconnect(tmp_path: Path) -> None:
+    broker = FakeBroker()
+    async with make_publisher(tmp_path, broker) as publisher:
+        await publisher.send_data("cam-1", counters(1))
+        await publisher.send_device_death("cam-1")
+        assert await publisher.drain(5)
+        broker.connections[-1].drop()
+        await until(lambda: len(broker.connections) == 2 and publisher.online)
+        assert devices(broker, 2) == [("NBIRTH", None)]
+        await publisher.send_data("cam-1", counters(2))
+        assert await publisher.drain(5)
+    assert devices(broker, 2) == [("NBIRTH", None), ("DBIRTH", "cam-1"), ("DDATA", "cam-1")]
+
+
+async def test_a_death_queued_while_offline_follows_the_replayed_data(tmp_path: Path) -> None:
+    broker = FakeBroker()
+    broker.refuse = 1_000  # the broker is away while the camera is lost
+    async with make_publisher(tmp_path, broker) as publisher:
+        await publisher.send_data("cam-1", counters(1))
+        await publisher.send_device_death("cam-1")
+        broker.refuse = 0
+        await until(lambda: publisher.online)
+        assert await publisher.drain(5)
+    assert devices(broker) == [("NBIRTH", None), ("DBIRTH", "cam-1"), ("DDATA", "cam-1"), ("DDEATH", "cam-1")]

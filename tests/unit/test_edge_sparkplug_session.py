@@ -262,3 +262,63 @@ def test_prediction_metrics_table() -> None:
     assert values["prediction/class/bearing"] == 0.9
     assert values["prediction/model_version"] == "1.2"
     assert {m.timestamp for m in prediction_metrics(prediction)} == {100}
+
+
+WALL, TWIN = 1_000, 1_000 + 4 * 3_600_000  # a twin four hours ahead of the edge's wall clock
+
+
+def test_payload_time_is_the_wall_clock_and_metric_times_are_event_times() -> None:
+    """Sparkplug B 3.0: a payload's timestamp says when it was built, a metric's when it was sampled."""
+    session, host = new_session(), Host()
+    session.start()
+    host.receive(session.connected().publish)
+    samples = [
+        Metric("temperature_c", DataType.DOUBLE, 60.0 + i, timestamp=TWIN + 1_000 * i) for i in range(3)
+    ]
+    session.catalog.update("m1", samples)  # what the publisher does when it queues them
+    (ddata,) = session.data("m1", samples, historical=True)
+    payload = decode_message(MessageType.DDATA, ddata.payload)
+    assert payload.timestamp == WALL
+    assert [m.timestamp for m in payload.metrics] == [TWIN, TWIN + 1_000, TWIN + 2_000]
+    # a rebirth carries each metric's latest value at its own sample time, not the birth's wall clock
+    births = session.on_message("spBv1.0/plant/NCMD/edge-1", encode_rebirth_request(timestamp=5)).publish
+    nbirth = decode_message(MessageType.NBIRTH, births[0].payload)
+    dbirth = decode_message(MessageType.DBIRTH, births[1].payload)
+    assert (nbirth.timestamp, dbirth.timestamp) == (WALL, WALL)
+    (temp,) = dbirth.metrics
+    assert (temp.value, temp.timestamp) == (62.0, TWIN + 2_000)
+
+
+def test_prediction_metrics_carry_the_window_end_time() -> None:
+    prediction = Prediction(machine_id="m1", timestamp_ms=TWIN, window_start_ms=TWIN - 600_000)
+    prediction.fault_probability = 0.4
+    metrics = prediction_metrics(prediction)
+    assert {m.timestamp for m in metrics} == {TWIN}
+    assert next(m.value for m in metrics if m.name == "prediction/window_start") == TWIN - 600_000
+
+
+def test_a_dead_device_stays_out_of_births_until_its_data() -> None:
+    session, host = new_session(), Host()
+    session.start()
+    host.receive(session.connected().publish)
+    (death,) = session.device_death("m1")
+    assert decode_message(MessageType.DDEATH, death.payload).timestamp == WALL
+    host.receive([death])
+    assert session.dead("m1")
+    # a reconnect births the node and the living devices only
+    session.lost()
+    session.start()
+    births = session.connected().publish
+    assert [parse_node_topic(m.topic).message_type for m in births] == [MessageType.NBIRTH]
+    host.receive(births)
+    # the device's next data: DBIRTH first, then DATA
+    back = session.data("m1", [Metric("temperature_c", DataType.DOUBLE, 3.0, timestamp=TWIN)])
+    assert [parse_node_topic(m.topic).message_type for m in back] == [MessageType.DBIRTH, MessageType.DDATA]
+    host.receive(back)
+    assert not session.dead("m1")
+    assert set(host.verdicts) == {Verdict.BIRTH, Verdict.OK}
+    # lost while offline: nothing to publish, but the next births leave it out
+    session.lost()
+    assert session.device_death("m1") == ()
+    session.start()
+    assert [parse_node_topic(m.topic).device_id for m in session.connected().publish] == [None]
