@@ -10,6 +10,11 @@
 `EdgeAgent` is an async context manager: entering loads the models (off the event loop), opens
 the outbox, starts the publisher, the sources, the pipelines and the health server; leaving
 stops them in reverse order and publishes the NDEATH. Adapters are imported only when used.
+
+Time: every metric carries event time, the clock of the data's source: a sample's own time, a
+prediction its window's last sample, a detection event and the camera's counters the capture
+time of the frame, node metrics the newest event time the node has seen (the wall clock only
+before any). Payload timestamps are the wall clock at sending, as Sparkplug B says.
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ class EdgeAgent:
         self._fps_last: dict[str, tuple[float, int]] = {}
         self._dropped_seen: dict[str, int] = {}
         self._samples_dropped_seen = 0
+        self._newest_sample_ms: int | None = None
         self._slots: dict[str, ModelSlot[Any]] = {}
         self._node_metrics_due = 0.0
         self._stack = contextlib.AsyncExitStack()
@@ -303,6 +309,10 @@ class EdgeAgent:
     async def _consume_samples(self) -> None:
         while True:
             samples = await self.samples.get()
+            if len(samples):
+                newest = int(samples.timestamps_ms.max())
+                if self._newest_sample_ms is None or newest > self._newest_sample_ms:
+                    self._newest_sample_ms = newest
             if self.faults is not None:
                 self.faults.ingest(samples)
             if self.settings.telemetry.enabled:
@@ -437,11 +447,16 @@ class EdgeAgent:
             m.mqtt_online.set(1 if self.publisher.online else 0)
             m.mqtt_connects.set(self.publisher.stats["connects"])
 
+    def event_time_ms(self) -> int:
+        """The newest event time this node has seen (samples, frames); the wall clock before any."""
+        seen = [t for t in (self._newest_sample_ms, *self.mailbox.newest_ms().values()) if t is not None]
+        return max(seen) if seen else time.time_ns() // 1_000_000
+
     async def _publish_node_and_cameras(self) -> None:
         publisher, outbox = self.publisher, self.outbox
         if publisher is None or outbox is None:
             return
-        now = time.time_ns() // 1_000_000
+        now = self.event_time_ms()
         total = outbox.total
         values: dict[str, Any] = {
             "Node Info/Agent Version": agent_version(),
@@ -458,22 +473,33 @@ class EdgeAgent:
         await self._send_changed(None, NODE_SPECS, values, now)
         if self.defects is None:
             return
-        names = self.defects.slot.current.runner.config.class_names
         cameras = set(self.defects.counters.frames) | set(self.mailbox.received)
         for camera in sorted(cameras):
-            specs = camera_specs(names)
-            self.catalog.declare(camera, specs)
-            camera_values = self.defects.counters.camera_values(camera, self.mailbox.dropped[camera], names)
-            camera_values["model/version"] = self.defects.slot.current.version
-            await self._send_changed(camera, specs, camera_values, now)
+            await self._publish_camera(camera)
+
+    async def _publish_camera(self, camera: str) -> None:
+        """The camera's counters at the capture time of its newest frame."""
+        if self.defects is None:
+            return
+        names = self.defects.slot.current.runner.config.class_names
+        specs = camera_specs(names)
+        self.catalog.declare(camera, specs)
+        camera_values = self.defects.counters.camera_values(camera, self.mailbox.dropped[camera], names)
+        camera_values["model/version"] = self.defects.slot.current.version
+        t = self.mailbox.newest_ms().get(camera)
+        await self._send_changed(camera, specs, camera_values, t if t is not None else self.event_time_ms())
 
     async def _send_changed(
-        self, device: str | None, specs: Sequence[MetricSpec], values: dict[str, Any], now: int
+        self,
+        device: str | None,
+        specs: Sequence[MetricSpec],
+        values: dict[str, Any],
+        t_ms: int,
     ) -> None:
         if self.publisher is None:
             return
-        changed = {k: v for k, v in values.items() if self._camera_rbe.should_report(device, k, v, now)}
-        metrics = metrics_from_values(specs, changed, now)
+        changed = {k: v for k, v in values.items() if self._camera_rbe.should_report(device, k, v, t_ms)}
+        metrics = metrics_from_values(specs, changed, t_ms)
         if metrics:
             await self.publisher.send_data(device, metrics, Priority.EVENT)
 

@@ -4,6 +4,8 @@ Sources put frames from their own threads (a capture thread, paho's network thre
 block: when a camera's queue is full its oldest frame is dropped and counted. The pipeline takes
 frames round-robin across cameras, oldest first, so one fast camera cannot starve the others,
 and waits on the event loop for frames to arrive. Nothing here grows without bound.
+
+Per camera it also notes how far the camera's event time got: the newest frame's timestamp.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class FrameMailbox:
         self.per_camera = per_camera
         self.received: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        self._newest_ms: dict[str, int] = {}
         self._queues: dict[str, deque[Frame]] = {}
         self._lock = threading.Lock()
         self._order: list[str] = []
@@ -53,8 +56,15 @@ class FrameMailbox:
                 self.dropped[frame.camera_id] += 1
             queue.append(frame)
             self.received[frame.camera_id] += 1
+            camera = frame.camera_id
+            self._newest_ms[camera] = max(frame.timestamp_ms, self._newest_ms.get(camera, frame.timestamp_ms))
         self._wake()
         return dropped
+
+    def newest_ms(self) -> dict[str, int]:
+        """Per camera, the event time (capture time) of the newest frame received."""
+        with self._lock:
+            return dict(self._newest_ms)
 
     def take(self, max_frames: int) -> list[Frame]:
         """Up to `max_frames` frames, round-robin across cameras starting after the last served one."""

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,14 @@ from edge.records import SensorSamples
 from edge.settings import AgentSettings
 from proto import codec
 from proto.messages import DetectionEvent
-from proto.sparkplug import MessageType, decode_message, parse_topic
+from proto.sparkplug import (
+    AliasTable,
+    MessageType,
+    SparkplugPayload,
+    decode_message,
+    parse_node_topic,
+    parse_topic,
+)
 
 
 def settings_for(tmp_path: Path, **extra: object) -> AgentSettings:
@@ -151,3 +159,59 @@ def test_cli_lists_settings_and_shows_them(tmp_path: Path) -> None:
     assert "hunter2" not in shown.output
     config.write_text("edge_node_id: 'bad/id'\n")
     assert runner.invoke(group, ["run", "--config", str(config)]).exit_code != 0
+
+
+def sparkplug_sent(broker: FakeBroker) -> list[tuple[str, str | None, SparkplugPayload]]:
+    """Every Sparkplug message in order, as a host reads it: (kind, device, payload with names)."""
+    aliases, out = AliasTable(), []
+    for _, message in broker.published:
+        if not message.topic.startswith("spBv1.0/"):
+            continue
+        topic = parse_node_topic(message.topic)
+        kind = topic.message_type
+        payload = decode_message(kind, message.payload, aliases=aliases, device_id=topic.device_id)
+        if kind in (MessageType.NBIRTH, MessageType.DBIRTH):
+            aliases.learn(payload.metrics, topic.device_id)
+        out.append((str(kind), topic.device_id, payload))
+    return out
+
+
+async def test_every_metric_carries_the_event_time_of_its_source(tmp_path: Path) -> None:
+    """A twin five hours ahead of the wall clock: samples, windows, frames and node metrics keep its time."""
+    broker = FakeBroker()
+    wall = time.time_ns() // 1_000_000
+    twin = wall + 5 * 3_600_000
+    sample_times = [twin + 100 * i for i in range(8)]
+    async with EdgeAgent(settings_for(tmp_path), transport_factory=lambda: FakeTransport(broker)) as agent:
+        await until(lambda: agent.publisher is not None and agent.publisher.online)
+        values = np.column_stack([np.full(8, 1.0), np.zeros(8)])
+        samples = SensorSamples("m1", "l", FAULT_CHANNELS, np.asarray(sample_times, np.int64), values)
+        agent.samples.put_samples(samples)
+        agent.mailbox.put(replace(frame("cam-1", 1, [(32, 0, 48, 16)]), timestamp_ms=twin + 250))
+
+        def seen(kind: str, device: str | None, name: str) -> list[int | None]:
+            return [
+                m.timestamp
+                for k, d, p in sparkplug_sent(broker)
+                if (k, d) == (kind, device)
+                for m in p.metrics
+                if m.name == name
+            ]
+
+        await until(lambda: seen("DDATA", "m1", "prediction/fault_probability"))
+        await until(lambda: seen("DDATA", "cam-1", "frames/processed"))
+        # the alarm the samples raise changes a node metric, sent at the node's newest event time
+        await until(lambda: any((t or 0) >= twin for t in seen("NDATA", None, "Alarms/active")))
+        assert agent.event_time_ms() == sample_times[-1]
+    sent = sparkplug_sent(broker)
+    assert all(abs((p.timestamp or 0) - wall) < 600_000 for _, _, p in sent)  # payloads: the wall clock
+    assert set(seen("DDATA", "m1", FAULT_CHANNELS[0])) <= set(sample_times)
+    windows = seen("DDATA", "m1", "prediction/fault_probability")
+    assert windows
+    assert set(windows) <= set(sample_times)  # a window's last sample
+    assert set(seen("DDATA", "cam-1", "frames/processed")) == {twin + 250}  # the frame's capture time
+    node_times = {m.timestamp for k, _, p in sent if k == "NDATA" for m in p.metrics}
+    assert {t for t in node_times if (t or 0) >= twin} <= {twin + 250, sample_times[-1]}  # the newest seen
+    assert all(wall - 600_000 <= (t or 0) for t in node_times)  # the wall clock only before any event
+    ((_, payload),) = published(broker, "detections")
+    assert codec.decode(DetectionEvent, payload).timestamp_ms == twin + 250
