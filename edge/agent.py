@@ -14,7 +14,9 @@ stops them in reverse order and publishes the NDEATH. Adapters are imported only
 Time: every metric carries event time, the clock of the data's source: a sample's own time, a
 prediction its window's last sample, a detection event and the camera's counters the capture
 time of the frame, node metrics the newest event time the node has seen (the wall clock only
-before any). Payload timestamps are the wall clock at sending, as Sparkplug B says.
+before any). Payload timestamps are the wall clock at sending, as Sparkplug B says. A camera
+whose source is lost (no frames for `camera_timeout_s`, or a failed capture) gets a DDEATH, and a
+DBIRTH with its next frame.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from edge.camera_watch import CameraWatch
 from edge.errors import ConfigError
 from edge.frame_mailbox import FrameMailbox
 from edge.health import HealthMetrics, HealthServer, Probes
@@ -99,6 +102,7 @@ class EdgeAgent:
         self.catalog = DeviceCatalog()
         self.samples = SampleQueue()
         self.mailbox = FrameMailbox(settings.detector.queue_per_camera if settings.detector else 2)
+        self.camera_watch = CameraWatch(settings.detector.camera_timeout_s if settings.detector else 10.0)
         self.rbe = ReportByException(
             settings.telemetry.deadband, settings.telemetry.deadbands, int(settings.telemetry.period_s * 1000)
         )
@@ -411,6 +415,7 @@ class EdgeAgent:
         while True:
             self.probes.beat("event-loop")
             await self._update_health()
+            await self._watch_cameras()
             if time.monotonic() >= self._node_metrics_due:
                 self._node_metrics_due = time.monotonic() + period
                 await self._publish_node_and_cameras()
@@ -452,6 +457,22 @@ class EdgeAgent:
         seen = [t for t in (self._newest_sample_ms, *self.mailbox.newest_ms().values()) if t is not None]
         return max(seen) if seen else time.time_ns() // 1_000_000
 
+    async def _watch_cameras(self) -> None:
+        publisher = self.publisher
+        if publisher is None or self.defects is None:
+            return
+        changes = self.camera_watch.check(self.mailbox.arrivals(), self.mailbox.losses(), time.monotonic())
+        for camera in changes.lost:
+            log.warning(
+                "camera %s lost (its source failed, or no frame for %.0f s): DDEATH",
+                camera,
+                self.camera_watch.timeout_s,
+            )
+            await publisher.send_device_death(camera)
+        for camera in changes.back:
+            log.info("camera %s is back: DBIRTH", camera)
+            await self._publish_camera(camera, force=True)
+
     async def _publish_node_and_cameras(self) -> None:
         publisher, outbox = self.publisher, self.outbox
         if publisher is None or outbox is None:
@@ -475,10 +496,11 @@ class EdgeAgent:
             return
         cameras = set(self.defects.counters.frames) | set(self.mailbox.received)
         for camera in sorted(cameras):
-            await self._publish_camera(camera)
+            if self.camera_watch.is_up(camera):  # a lost camera's DATA would birth it again
+                await self._publish_camera(camera)
 
-    async def _publish_camera(self, camera: str) -> None:
-        """The camera's counters at the capture time of its newest frame."""
+    async def _publish_camera(self, camera: str, *, force: bool = False) -> None:
+        """The camera's counters at the capture time of its newest frame (all of them if `force`)."""
         if self.defects is None:
             return
         names = self.defects.slot.current.runner.config.class_names
@@ -487,7 +509,9 @@ class EdgeAgent:
         camera_values = self.defects.counters.camera_values(camera, self.mailbox.dropped[camera], names)
         camera_values["model/version"] = self.defects.slot.current.version
         t = self.mailbox.newest_ms().get(camera)
-        await self._send_changed(camera, specs, camera_values, t if t is not None else self.event_time_ms())
+        await self._send_changed(
+            camera, specs, camera_values, t if t is not None else self.event_time_ms(), force=force
+        )
 
     async def _send_changed(
         self,
@@ -495,10 +519,14 @@ class EdgeAgent:
         specs: Sequence[MetricSpec],
         values: dict[str, Any],
         t_ms: int,
+        *,
+        force: bool = False,
     ) -> None:
         if self.publisher is None:
             return
-        changed = {k: v for k, v in values.items() if self._camera_rbe.should_report(device, k, v, t_ms)}
+        changed = {
+            k: v for k, v in values.items() if self._camera_rbe.should_report(device, k, v, t_ms) or force
+        }
         metrics = metrics_from_values(specs, changed, t_ms)
         if metrics:
             await self.publisher.send_data(device, metrics, Priority.EVENT)

@@ -5,13 +5,16 @@ block: when a camera's queue is full its oldest frame is dropped and counted. Th
 frames round-robin across cameras, oldest first, so one fast camera cannot starve the others,
 and waits on the event loop for frames to arrive. Nothing here grows without bound.
 
-Per camera it also notes how far the camera's event time got: the newest frame's timestamp.
+Per camera it also notes what the agent needs to tell whether the camera is alive and how far
+its event time got: the newest frame's timestamp and arrival, and when a source last reported
+the camera lost (a capture that failed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter, deque
 
 from edge.records import Frame
@@ -27,6 +30,8 @@ class FrameMailbox:
         self.received: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self._newest_ms: dict[str, int] = {}
+        self._arrived_s: dict[str, float] = {}
+        self._lost_s: dict[str, float] = {}
         self._queues: dict[str, deque[Frame]] = {}
         self._lock = threading.Lock()
         self._order: list[str] = []
@@ -58,13 +63,29 @@ class FrameMailbox:
             self.received[frame.camera_id] += 1
             camera = frame.camera_id
             self._newest_ms[camera] = max(frame.timestamp_ms, self._newest_ms.get(camera, frame.timestamp_ms))
+            self._arrived_s[camera] = max(frame.received_s, self._arrived_s.get(camera, frame.received_s))
         self._wake()
         return dropped
+
+    def lost(self, camera_id: str) -> None:
+        """A source lost this camera (its capture failed or ended); any thread."""
+        with self._lock:
+            self._lost_s[camera_id] = time.monotonic()
 
     def newest_ms(self) -> dict[str, int]:
         """Per camera, the event time (capture time) of the newest frame received."""
         with self._lock:
             return dict(self._newest_ms)
+
+    def arrivals(self) -> dict[str, float]:
+        """Per camera, when its newest frame arrived (`received_s`, monotonic)."""
+        with self._lock:
+            return dict(self._arrived_s)
+
+    def losses(self) -> dict[str, float]:
+        """Per camera, when a source last reported it lost (monotonic)."""
+        with self._lock:
+            return dict(self._lost_s)
 
     def take(self, max_frames: int) -> list[Frame]:
         """Up to `max_frames` frames, round-robin across cameras starting after the last served one."""

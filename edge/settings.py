@@ -177,6 +177,11 @@ class DetectorSettings(_Section):
         default=20, ge=1, description="Batches a new model serves before the old goes."
     )
     warmup_runs: int = Field(default=2, ge=0, description="Warm-up batches before a model serves.")
+    camera_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds without frames until a camera is lost (DDEATH); its next frame births it.",
+    )
 
 
 class FaultSettings(_Section):

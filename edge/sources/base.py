@@ -31,6 +31,10 @@ class FrameSink(Protocol):
         """Accept one frame; the frame dropped to make room, if any."""
         ...
 
+    def lost(self, camera_id: str) -> None:
+        """The source lost this camera (capture failed or ended); its next frame means it is back."""
+        ...
+
 
 class SensorSource(Protocol):
     """Delivers sensor sample blocks."""

@@ -4,7 +4,9 @@ On a Jetson the CSI camera is a GStreamer pipeline string (`nvarguscamerasrc ...
 opened with the CAP_GSTREAMER backend. The capture thread reads as fast as the camera (or the
 configured fps, or a file's own frame rate) delivers and puts each frame into the sink, which
 never blocks: the pipeline's per-camera queue drops the oldest frame when it is full. A failed
-capture is reopened after `reopen_s`; a file ends (or loops, if configured).
+capture is reported to the sink as lost (the agent then publishes the camera's DDEATH) and
+reopened after `reopen_s`; a file ends (or loops, if configured), and an ended file is lost too.
+Each frame's timestamp is its capture time.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class OpenCVSource:
             if not capture.isOpened():
                 self.failures += 1
                 log.warning("camera %s: cannot open %s", self.settings.camera_id, self.settings.uri)
+                sink.lost(self.settings.camera_id)
                 if self.is_file:
                     self.finished = True
                     return
@@ -96,10 +99,14 @@ class OpenCVSource:
                 ended = self._read_until_failure(capture, sink)
             finally:
                 capture.release()
+            if self._stop.is_set():
+                return
             if ended and not self.settings.loop:
                 self.finished = True
+                sink.lost(self.settings.camera_id)
                 return
             if not ended:
+                sink.lost(self.settings.camera_id)
                 self.failures += 1
                 log.warning(
                     "camera %s: capture failed; reopening in %.1f s",

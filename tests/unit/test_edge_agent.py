@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from test_edge_defect_pipeline import frame
 from test_edge_fakes import FAULT_CHANNELS, build_fault_model, build_grid_detector
@@ -215,3 +216,35 @@ async def test_every_metric_carries_the_event_time_of_its_source(tmp_path: Path)
     assert all(wall - 600_000 <= (t or 0) for t in node_times)  # the wall clock only before any event
     ((_, payload),) = published(broker, "detections")
     assert codec.decode(DetectionEvent, payload).timestamp_ms == twin + 250
+
+
+@pytest.mark.parametrize("how", ["silence", "capture-failed"])
+async def test_a_lost_camera_gets_a_ddeath_and_its_next_frame_a_dbirth(tmp_path: Path, how: str) -> None:
+    broker = FakeBroker()
+    settings = settings_for(tmp_path)
+    timeout = 0.3 if how == "silence" else 60.0
+    assert settings.detector is not None
+    detector = settings.detector.model_copy(update={"camera_timeout_s": timeout})
+    settings = settings.model_copy(update={"detector": detector})
+
+    def camera_kinds() -> list[str]:
+        return [k for k, d, _ in sparkplug_sent(broker) if d == "cam-1"]
+
+    async with EdgeAgent(settings, transport_factory=lambda: FakeTransport(broker)) as agent:
+        await until(lambda: agent.publisher is not None and agent.publisher.online)
+        agent.mailbox.put(frame("cam-1", 1, [(32, 0, 48, 16)]))
+        await until(lambda: "DDATA" in camera_kinds())
+        if how == "capture-failed":
+            agent.mailbox.lost("cam-1")  # what a source does when its capture fails
+        await until(lambda: "DDEATH" in camera_kinds())
+        await asyncio.sleep(0.5)  # a lost camera sends nothing more
+        assert camera_kinds()[-1] == "DDEATH"
+        agent.mailbox.put(frame("cam-1", 2, [(32, 0, 48, 16)]))
+        await until(lambda: camera_kinds()[-2:] == ["DBIRTH", "DDATA"])
+    kinds = camera_kinds()
+    death = kinds.index("DDEATH")
+    assert kinds[:2] == ["DBIRTH", "DDATA"]
+    assert kinds[death + 1 : death + 3] == ["DBIRTH", "DDATA"]  # no data of the dead camera in between
+    reborn = [p for k, d, p in sparkplug_sent(broker) if (k, d) == ("DBIRTH", "cam-1")][-1]
+    processed = next(m for m in reborn.metrics if m.name == "frames/processed")
+    assert processed.timestamp == frame("cam-1", 2, []).timestamp_ms  # the newest frame's capture time

@@ -79,6 +79,8 @@ async def test_video_file_frames_reach_the_mailbox(tmp_path: Path) -> None:
     seqs = [f.seq for f in frames]
     assert seqs == sorted(set(seqs))  # strictly increasing
     assert frames[0].machine_id == "m1"
+    assert mailbox.newest_ms()["cam-1"] == max(f.timestamp_ms for f in frames)  # capture times
+    assert mailbox.losses()["cam-1"] >= mailbox.arrivals()["cam-1"]  # an ended file is a lost camera
 
 
 class FlakyCapture:
@@ -117,10 +119,36 @@ async def test_failed_capture_is_reopened_and_grey_frames_become_bgr() -> None:
     await wait_for(lambda: FlakyCapture.opened >= 3)
     await source.stop()
     assert source.failures >= 2
+    assert "cam-2" in mailbox.losses()  # each failed capture is reported: the agent sends a DDEATH
     frames = mailbox.take(100)
     assert len(frames) >= 4
     assert frames[0].image is not None
     assert frames[0].image.shape == (8, 8, 3)
+
+
+class ClosedCapture(FlakyCapture):
+    def isOpened(self) -> bool:
+        return False
+
+
+async def test_a_capture_that_does_not_open_is_reported_lost() -> None:
+    settings = OpenCVSourceSettings(camera_id="cam-3", line_id="l", uri="rtsp://camera/stream", reopen_s=0.01)
+    source = OpenCVSource(settings, open_capture=ClosedCapture)
+    mailbox = FrameMailbox()
+    await source.start_frames(mailbox)
+    await wait_for(lambda: "cam-3" in mailbox.losses())
+    await source.stop()
+    assert mailbox.arrivals() == {}
+
+
+def test_mailbox_notes_the_newest_frame_per_camera() -> None:
+    mailbox = FrameMailbox(per_camera=1)
+    image = np.zeros((4, 4, 3), np.uint8)
+    for t, received in ((5_000, 1.0), (9_000, 2.0), (7_000, 3.0)):  # out of order: the newest stays
+        mailbox.put(Frame("c", "l", t, t, image=image, received_s=received))
+    assert mailbox.newest_ms() == {"c": 9_000}
+    assert mailbox.arrivals() == {"c": 3.0}
+    assert mailbox.dropped["c"] == 2
 
 
 def test_twin_messages_become_samples_and_frames() -> None:
