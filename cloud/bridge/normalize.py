@@ -11,6 +11,14 @@ machine is the edge node; metrics named ``prediction/...`` form a Prediction (se
 :data:`PREDICTION_METRICS`) instead of telemetry; node births, deaths and a throttled
 "data seen" heartbeat travel on the telemetry topic as ``$session/...`` records keyed
 ``node/{group}/{edge_node}``.
+
+Event time (Sparkplug B 3.0: a metric's timestamp is when its value was sampled, the payload's
+when the message was built, on the edge's wall clock): each record carries its metric's time;
+a message's event time, which stamps its Kafka records and drives the node's heartbeat, is the
+newest time of its valued metrics (the payload's only when no metric has one). A birth has no
+sample time of its own: it happens at the newest event time this normalizer has seen (or its
+metrics', if later), so a node that restarts while a fast twin's clock is hours ahead of the wall
+clock is not already "silent" at its birth. A death happens at the node's last event time.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ PREDICTION_METRICS: Mapping[str, Callable[[m.Prediction, object], None]] = {
     "prediction/fault_type": _set_str("fault_type"),
     "prediction/rul_s": _set_float("rul_seconds"),
     "prediction/window_start_ms": _set_int("window_start_ms"),
+    "prediction/window_start": _set_int("window_start_ms"),  # DateTime, as the edge agent sends it
     "prediction/model": _set_str("model.name"),
     "prediction/model_version": _set_str("model.version"),
     "prediction/line_id": _set_str("line_id"),
@@ -151,6 +160,8 @@ class Normalizer:
         self.tracker = SequenceTracker()
         self.stats = NormalizerStats()
         self._nodes: dict[NodeKey, _Node] = {}
+        self.newest_ms: int | None = None
+        """The newest event time seen in any message: the time of a birth."""
 
     def handle(self, topic: str, payload: bytes, received_ms: int) -> BridgeOutput:
         """Normalize one MQTT message; never raises on bad input."""
@@ -209,11 +220,14 @@ class Normalizer:
             node.aliases.learn(payload.metrics, device)
             node.known[device] = {}
         if kind is MessageType.DDEATH and device is not None:
-            stale = self._stale(parsed, node, device, payload.timestamp or node.last_event_ms or now)
+            # like NDEATH: the device died after the node's last event, whatever the edge's wall clock says
+            died = node.last_event_ms if node.last_event_ms is not None else (payload.timestamp or now)
+            stale = self._stale(parsed, node, device, died)
             node.aliases.forget_device(device)
             node.known.pop(device, None)
             return BridgeOutput(stale, commands)
-        records = self._data(parsed, payload, node)
+        ts = self._birth_time(payload) if kind is MessageType.DBIRTH else self._event_time(payload)
+        records = self._data(parsed, payload, node, ts)
         return BridgeOutput(records + self._heartbeat(parsed, node), commands)
 
     def _nbirth(self, parsed: SparkplugTopic, data: bytes, node: _Node) -> BridgeOutput:
@@ -227,10 +241,10 @@ class Normalizer:
         node.aliases.learn(payload.metrics)
         node.known = {None: {}}
         node.rebirth_asked_ms = None
-        ts = payload.timestamp or 0
+        ts = self._birth_time(payload)
         session = self._session(parsed, SESSION_BIRTH, ts, payload.bd_seq)
         node.last_heartbeat_ms = ts
-        return BridgeOutput((session, *self._data(parsed, payload, node)))
+        return BridgeOutput((session, *self._data(parsed, payload, node, ts)))
 
     def _ndeath(self, parsed: SparkplugTopic, data: bytes, node: _Node, now: int) -> BridgeOutput:
         payload = decode_message(MessageType.NDEATH, data)
@@ -252,12 +266,33 @@ class Normalizer:
         topic = build_topic(parsed.group_id, MessageType.NCMD, parsed.edge_node_id)
         return (MqttCommand(topic, encode_rebirth_request(timestamp=now)),)
 
+    # ----------------------------------------------------------------- event time
+
+    def _event_time(self, payload: SparkplugPayload) -> int:
+        """The newest sample time of the message's valued metrics, else its payload time."""
+        sampled = _sample_time(payload)
+        ts = sampled if sampled is not None else (payload.timestamp or 0)
+        self._saw(ts)
+        return ts
+
+    def _birth_time(self, payload: SparkplugPayload) -> int:
+        """When a birth happened: the newest event time seen (or its metrics', if later)."""
+        known = [t for t in (_sample_time(payload), self.newest_ms) if t is not None]
+        ts = max(known) if known else (payload.timestamp or 0)
+        self._saw(ts)
+        return ts
+
+    def _saw(self, ts: int) -> None:
+        if ts and (self.newest_ms is None or ts > self.newest_ms):
+            self.newest_ms = ts
+
     # ----------------------------------------------------------------- records
 
-    def _data(self, parsed: SparkplugTopic, payload: SparkplugPayload, node: _Node) -> tuple[BusRecord, ...]:
+    def _data(
+        self, parsed: SparkplugTopic, payload: SparkplugPayload, node: _Node, ts: int
+    ) -> tuple[BusRecord, ...]:
         device = parsed.device_id
         machine = device or parsed.edge_node_id
-        ts = payload.timestamp or 0
         node.last_event_ms = ts if node.last_event_ms is None else max(node.last_event_ms, ts)
         known = node.known.setdefault(device, {})
         batch = m.TelemetryBatch()
@@ -311,6 +346,18 @@ class Normalizer:
     def _prediction(
         self, parsed: SparkplugTopic, machine: str, metrics: Iterable[Metric], ts: int, seq: int | None
     ) -> list[BusRecord]:
+        """One Prediction per window: the edge may send several, each metric at its window's end time."""
+        windows: dict[int, list[Metric]] = {}
+        for metric in metrics:
+            windows.setdefault(metric.timestamp if metric.timestamp is not None else ts, []).append(metric)
+        out: list[BusRecord] = []
+        for window_ts, group in sorted(windows.items()):
+            out.extend(self._one_prediction(parsed, machine, group, window_ts, seq))
+        return out
+
+    def _one_prediction(
+        self, parsed: SparkplugTopic, machine: str, metrics: Iterable[Metric], ts: int, seq: int | None
+    ) -> list[BusRecord]:
         p = m.Prediction(
             group_id=parsed.group_id, edge_node=parsed.edge_node_id, machine_id=machine, seq=seq or 0
         )
@@ -318,8 +365,6 @@ class Normalizer:
         present = False
         for metric in metrics:
             name = metric.name or ""
-            if metric.timestamp is not None and name == "prediction/fault_probability":
-                p.timestamp_ms = metric.timestamp
             if name.startswith(CLASS_PREFIX):
                 if isinstance(metric.value, int | float) and not isinstance(metric.value, bool):
                     p.class_probabilities[name[len(CLASS_PREFIX) :]] = float(metric.value)
@@ -327,7 +372,7 @@ class Normalizer:
             apply = PREDICTION_METRICS.get(name)
             if apply is not None:
                 apply(p, metric.value)
-                present = present or name == "prediction/fault_probability"
+                present = present or (name == "prediction/fault_probability" and metric.value is not None)
         if not present:
             return []
         if not p.window_start_ms:
@@ -394,6 +439,7 @@ class Normalizer:
             said, where = f"{event.edge_node}/{event.camera_id}", f"{parsed.edge_node}/{parsed.camera_id}"
             why = f"payload says {said}, topic {where}"
             return BridgeOutput((self._dead(topic, data, "topic-mismatch", ValueError(why), now),))
+        self._saw(event.timestamp_ms)
         key = event.machine_id or f"camera/{event.line_id or 'line'}/{event.camera_id}"
         headers = ((kafka.HEADER_SOURCE_TOPIC, topic.encode()), kafka.schema_header(m.DetectionEvent))
         record = BusRecord(
@@ -431,6 +477,18 @@ class Normalizer:
 def node_key(group: str, edge_node: str) -> str:
     """The bus key of an edge node's session records (same as the processing partition key)."""
     return f"node/{group}/{edge_node}"
+
+
+def _sample_time(payload: SparkplugPayload) -> int | None:
+    """The newest timestamp among metrics that carry a value (session metrics left out), or None."""
+    times = [
+        metric.timestamp
+        for metric in payload.metrics
+        if metric.timestamp is not None
+        and not metric.is_null
+        and not (metric.name or "").startswith(NOT_TELEMETRY)
+    ]
+    return max(times) if times else None
 
 
 def _peek_seq(data: bytes) -> int | None:

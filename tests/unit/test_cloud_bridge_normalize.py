@@ -12,7 +12,7 @@ from cloud.proto_mapping import inspection, prediction_point, telemetry_events
 from proto import kafka
 from proto import messages as m
 from proto.codec import decode
-from proto.sparkplug import decode_payload
+from proto.sparkplug import DataType, Metric, decode_payload, encode_dbirth, encode_ddata
 
 T0 = 1_700_000_000_000
 
@@ -165,7 +165,8 @@ def test_death_marks_known_metrics_stale_at_the_last_event_time() -> None:
     # a later will of the old session is ignored, a rebirth opens a new session
     assert n.handle(*edge().death(), T0).records == ()
     reborn = run(n, node.birth(T0 + 80_000))
-    assert events(list(reborn[0].records))[0] == NodeEvent("plant", "edge1", T0 + 80_000, "birth", 1)
+    # a birth has no sample time: it happens at the newest event time seen, not at the edge's clock
+    assert events(list(reborn[0].records))[0] == NodeEvent("plant", "edge1", T0 + 7_000, "birth", 1)
 
 
 def test_device_death_marks_that_device_stale() -> None:
@@ -175,6 +176,93 @@ def test_device_death_marks_that_device_stale() -> None:
     assert [(e.machine_id, e.stale) for e in events(list(out.records)) if isinstance(e, TelemetryPoint)] == [
         ("pump2", True)
     ]
+
+
+HOUR = 3_600_000
+
+
+def stamped(
+    node: EdgeNodeScript, device: str, samples: list[tuple[int, str, object]], built: int
+) -> tuple[str, bytes]:
+    """A DDATA as the edge agent sends it: each metric at its sample time, the payload at the wall clock."""
+    metrics = []
+    for ts, name, value in samples:
+        entry = node.aliases.entry_by_name(name, device)
+        metrics.append(Metric(None, entry.datatype, value, alias=entry.alias, timestamp=ts))  # type: ignore[arg-type]
+    topic = f"spBv1.0/plant/DDATA/edge1/{device}"
+    return topic, encode_ddata(metrics, seq=node.seq.next(), timestamp=built)
+
+
+def test_event_time_is_the_sample_time_not_the_payload_clock() -> None:
+    """A twin 4 h ahead of the wall clock: records, the node's heartbeat and its death follow the samples."""
+    node, n = edge(), Normalizer(heartbeat_ms=5_000)
+    run(n, node.birth(T0))
+    ahead = T0 + 4 * HOUR
+    message = stamped(node, "pump2", [(ahead, "pressure", 3.1), (ahead + 1_000, "pressure", 3.2)], T0 + 5)
+    telemetry, heartbeat = n.handle(*message, T0).records
+    assert telemetry.timestamp_ms == ahead + 1_000  # the newest sample, not the payload's T0 + 5
+    assert [(e.ts_ms, e.value) for e in events([telemetry])] == [(ahead, 3.1), (ahead + 1_000, 3.2)]  # type: ignore[union-attr]
+    assert events([heartbeat]) == [NodeEvent("plant", "edge1", ahead + 1_000, "data", 0)]
+    assert n.newest_ms == ahead + 1_000
+    death = n.handle(*node.death(ts=T0 + 10), T0 + 10)
+    assert events(list(death.records))[0] == NodeEvent("plant", "edge1", ahead + 1_000, "death", 0)
+
+
+def test_a_birth_happens_at_the_newest_event_time_seen() -> None:
+    """An agent (re)starting with only its wall clock is not born hours before the data the bridge has."""
+    n = Normalizer()
+    first, late = edge(), EdgeNodeScript("plant", "edge2", {"m2": {"speed": 1.0}})
+    run(n, first.birth(T0))
+    n.handle(*stamped(first, "pump2", [(T0 + 3 * HOUR, "pressure", 3.0)], T0 + 1), T0)
+    records = [r for o in run(n, late.birth(T0 + 2)) for r in o.records]
+    assert events(records[:1]) == [NodeEvent("plant", "edge2", T0 + 3 * HOUR, "birth", 0)]
+    assert {r.timestamp_ms for r in records} == {T0 + 3 * HOUR}
+    # the first birth a bridge sees has nothing better than the payload's time
+    assert events(list(run(Normalizer(), edge().birth(T0 + 9))[0].records))[0].ts_ms == T0 + 9
+
+
+def test_device_death_happens_at_the_node_s_last_event_time() -> None:
+    node, n = edge(), Normalizer()
+    run(n, node.birth(T0))
+    n.handle(*stamped(node, "pump2", [(T0 + HOUR, "pressure", 3.0)], T0 + 1), T0)
+    out = n.handle(*node.device_death("pump2", T0 + 2), T0 + 2)
+    (stale,) = events(list(out.records))
+    assert isinstance(stale, TelemetryPoint)
+    assert (stale.machine_id, stale.ts_ms, stale.stale) == ("pump2", T0 + HOUR, True)
+    assert out.records[0].timestamp_ms == T0 + HOUR
+
+
+def test_each_window_of_a_message_is_its_own_prediction() -> None:
+    node, n = edge(), Normalizer()
+    run(n, node.birth(T0))
+    windows = [(T0 + HOUR, 0.2, "normal"), (T0 + HOUR + 300_000, 0.93, "bearing")]
+    samples: list[tuple[int, str, object]] = []
+    for ts, p, kind in windows:
+        samples += [(ts, "prediction/fault_probability", p), (ts, "prediction/fault_type", kind)]
+    out = n.handle(*stamped(node, "press1", samples, T0 + 3), T0)
+    found = [r for r in out.records if r.topic == kafka.PREDICTIONS]
+    predictions = [decode(m.Prediction, r.value) for r in found]
+    assert [(p.timestamp_ms, round(p.fault_probability, 2), p.fault_type) for p in predictions] == windows
+    assert [r.timestamp_ms for r in found] == [w[0] for w in windows]
+
+
+def test_window_start_as_the_edge_sends_it() -> None:
+    n, seq = Normalizer(), iter(range(256))
+    topic = "spBv1.0/plant/{}/edge1/m1"
+    start = Metric("prediction/window_start", DataType.DATETIME, T0 - 600_000, timestamp=T0)
+    probability = Metric("prediction/fault_probability", DataType.DOUBLE, 0.7, timestamp=T0)
+    run(n, EdgeNodeScript("plant", "edge1", {}).birth(T0))
+    next(seq)
+    n.handle(topic.format("DBIRTH"), encode_dbirth([probability, start], seq=next(seq), timestamp=T0), T0)
+    out = n.handle(topic.format("DDATA"), encode_ddata([probability, start], seq=next(seq), timestamp=T0), T0)
+    (record,) = [r for r in out.records if r.topic == kafka.PREDICTIONS]
+    assert decode(m.Prediction, record.value).window_start_ms == T0 - 600_000
+
+
+def test_a_birth_without_a_fault_probability_is_no_prediction() -> None:
+    node = EdgeNodeScript("plant", "edge1", {"m1": {"prediction/fault_probability": None, "speed": 1.0}})
+    records = [r for o in run(Normalizer(), node.birth(T0)) for r in o.records]
+    assert kafka.PREDICTIONS not in {r.topic for r in records}
 
 
 def test_detection_event_is_forwarded_keyed_by_machine() -> None:
