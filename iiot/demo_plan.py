@@ -15,6 +15,11 @@ feature steps, and timed so that it starts ``LEAD_STEPS`` steps before the live 
 is already wearing when the demo goes live, and the prediction crosses the alert threshold a few
 feature steps later. Event time starts at the wall clock and runs ahead of it, as a fast twin's
 does (the dashboard follows the newest event time).
+
+Alert rules that count event time are scaled by ``speed`` so that they mean the same in wall
+time: an edge node is stale after ``STALE_WALL_S`` wall seconds without data in the live phase
+(the edge stamps every metric with its sample's event time and the cloud's stale rule runs on
+event time, so a silent node goes stale while the other node's data moves event time on).
 """
 
 from __future__ import annotations
@@ -43,10 +48,14 @@ LEAD_STEPS = 4
 """The first fault starts this many feature steps before the live phase."""
 MARGIN_STEPS = 2
 """Extra feature steps of warm-up, so the first window is complete when the live phase starts."""
-NODE_STALE_AFTER = "30d"
-"""Stale-node alerts are kept out of the demo: the edge stamps Sparkplug payloads with its wall clock
-while the runner's event time follows the twin, hours ahead of it, so any shorter limit would call
-every node stale at the first prediction. Offline nodes (NDEATH) still raise alerts."""
+STALE_WALL_S = 60.0
+"""Wall seconds of the live phase without data before an edge node is stale (``speed`` × this in event
+time, at least ``STALE_MIN_S``)."""
+STALE_MIN_S = 1200.0
+"""The least stale limit in event time: twice the twin's lead in the warm-up. The warm-up plays event
+time as fast as it goes, the twin up to 10 sim minutes ahead of the newest sample the pipeline wrote,
+so one node's data may lag the newest event time by about that much there; at 60× the limit is an
+hour."""
 DEFECT_INSPECTIONS = 30
 """Inspections the defect-rate window holds at the live frame rate."""
 
@@ -138,11 +147,16 @@ def first_life_s(scenario: Scenario) -> float | None:
     return None
 
 
+def node_stale_after(speed: float) -> str:
+    """The stale-node limit in event time that means ``STALE_WALL_S`` of wall time at ``speed``×."""
+    return f"{round(max(STALE_MIN_S, STALE_WALL_S * speed))}s"
+
+
 def processing_settings(speed: float, parts_per_minute: float) -> dict[str, Any]:
     """Alert-rule settings in event time that mean the same in wall time at ``speed``×."""
     defect_window_s = round_up(DEFECT_INSPECTIONS / parts_per_minute * 60.0, 60.0)
     return {
-        "node_stale_after": NODE_STALE_AFTER,
+        "node_stale_after": node_stale_after(speed),
         "alert_update_interval": f"{round(max(60.0, 10.0 * speed))}s",
         "defect_window": f"{round(defect_window_s)}s",
         "defect_min_inspections": max(5, DEFECT_INSPECTIONS * 2 // 3),
