@@ -201,6 +201,7 @@ async def test_every_metric_carries_the_event_time_of_its_source(tmp_path: Path)
 
         await until(lambda: seen("DDATA", "m1", "prediction/fault_probability"))
         await until(lambda: seen("DDATA", "cam-1", "frames/processed"))
+        await until(lambda: published(broker, "detections"))
         # the alarm the samples raise changes a node metric, sent at the node's newest event time
         await until(lambda: any((t or 0) >= twin for t in seen("NDATA", None, "Alarms/active")))
         assert agent.event_time_ms() == sample_times[-1]
@@ -222,9 +223,8 @@ async def test_every_metric_carries_the_event_time_of_its_source(tmp_path: Path)
 async def test_a_lost_camera_gets_a_ddeath_and_its_next_frame_a_dbirth(tmp_path: Path, how: str) -> None:
     broker = FakeBroker()
     settings = settings_for(tmp_path)
-    timeout = 0.3 if how == "silence" else 60.0
     assert settings.detector is not None
-    detector = settings.detector.model_copy(update={"camera_timeout_s": timeout})
+    detector = settings.detector.model_copy(update={"camera_timeout_s": 60.0})
     settings = settings.model_copy(update={"detector": detector})
 
     def camera_kinds() -> list[str]:
@@ -234,11 +234,15 @@ async def test_a_lost_camera_gets_a_ddeath_and_its_next_frame_a_dbirth(tmp_path:
         await until(lambda: agent.publisher is not None and agent.publisher.online)
         agent.mailbox.put(frame("cam-1", 1, [(32, 0, 48, 16)]))
         await until(lambda: "DDATA" in camera_kinds())
+        assert agent.camera_watch.timeout_s == 60.0
         if how == "capture-failed":
             agent.mailbox.lost("cam-1")  # what a source does when its capture fails
+        else:
+            agent.camera_watch.timeout_s = 0.3  # short only now: the camera was born before it fell silent
         await until(lambda: "DDEATH" in camera_kinds())
         await asyncio.sleep(0.5)  # a lost camera sends nothing more
         assert camera_kinds()[-1] == "DDEATH"
+        agent.camera_watch.timeout_s = 60.0
         agent.mailbox.put(frame("cam-1", 2, [(32, 0, 48, 16)]))
         await until(lambda: camera_kinds()[-2:] == ["DBIRTH", "DDATA"])
     kinds = camera_kinds()
