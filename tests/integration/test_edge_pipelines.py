@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from stack_settings import StackSettings
-from test_edge_harness import HostCollector, SparkplugView, client_for, edge_settings
+from test_edge_harness import HostCollector, SparkplugView, TwinFeed, client_for, edge_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_edge_fakes import build_fault_model, build_grid_detector
@@ -35,6 +35,7 @@ from edge.settings import load_settings
 from proto import codec, topics
 from proto.artifacts import load_manifest
 from proto.messages import CameraFrame
+from proto.sparkplug import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_DETECTOR = sorted((ROOT / "models" / "artifacts" / "detector").glob("*.manifest.json"))
@@ -90,7 +91,7 @@ async def test_detection_events_for_rendered_defects_and_a_swap_loses_no_frame(
     group, site, host_id = f"it{tag}", f"site-{tag}", f"host-{tag}"
     if REAL_DETECTOR:
         detector, detector_v2 = REAL_DETECTOR[0], REAL_DETECTOR[-1]
-        size = 640
+        size = int(load_manifest(detector).inputs[0].shape[-1])  # render at the size it was trained on
     else:  # plumbing only, until models/artifacts/detector/ holds the trained model
         detector = build_grid_detector(tmp_path / "det1", size=128)
         detector_v2 = build_grid_detector(tmp_path / "det2", size=128, version="2.0.0")
@@ -168,6 +169,60 @@ async def test_detection_events_for_rendered_defects_and_a_swap_loses_no_frame(
             )
         assert labels
         assert matched / len(labels) >= 0.6, f"only {matched} of {len(labels)} rendered defects found"
+
+
+async def test_a_silent_camera_gets_a_ddeath_and_its_next_frame_a_dbirth(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    group, site, host_id = f"it{tag}", f"site-{tag}", f"host-{tag}"
+    raw = edge_settings(
+        stack,
+        tmp_path,
+        broker_port=stack.mqtt_port,
+        group=group,
+        site=site,
+        host_id=host_id,
+        fault_manifest=build_fault_model(tmp_path / "fault"),
+        detector_manifest=build_grid_detector(tmp_path / "det", size=128),
+    )
+    raw["detector"]["camera_timeout_s"] = 3.0
+    raw["node_metrics_period_s"] = 1.0  # the camera's DBIRTH and DDATA come before its timeout
+    host = HostCollector(stack, stack.mqtt_port, group, host_id).start()
+    feed = TwinFeed(stack, site, "line-1", ["pump-1"], ["cam-1"])
+
+    def cam_messages() -> list[str]:  # the Sparkplug message types for device cam-1, in arrival order
+        return [
+            parts[2]
+            for m in host.snapshot()
+            if (parts := m.topic.split("/"))[0] == "spBv1.0" and parts[-1] == "cam-1" and len(parts) == 5
+        ]
+
+    try:
+        async with EdgeAgent(load_settings(None, **raw)) as agent:
+            await eventually(lambda: agent.publisher is not None and agent.publisher.online, 30, "births")
+            await eventually(
+                lambda: all(getattr(s, "connected", True) for s in agent.sources), 30, "twin feeds"
+            )
+            await asyncio.sleep(1.0)
+            feed.frame("cam-1")
+            await eventually(lambda: "DDATA" in cam_messages(), 30, "cam-1 data")
+            await eventually(lambda: "DDEATH" in cam_messages(), 30, "a DDEATH after 3 s without frames")
+            died_at = cam_messages().index("DDEATH")
+            await asyncio.sleep(3.0)  # still silent: no second death, no data for a dead device
+            assert cam_messages()[died_at:] == ["DDEATH"]
+            feed.frame("cam-1")
+            await eventually(lambda: "DDATA" in cam_messages()[died_at:], 30, "cam-1 data again")
+    finally:
+        feed.close()
+        host.stop()
+    after = cam_messages()[died_at + 1 :]
+    assert after.index("DBIRTH") < after.index("DDATA")  # reborn before its data
+    view = SparkplugView.of(host.snapshot(), set())
+    assert sorted(seq for _, seq in view.events) == [1, 2]  # both frames inspected
+    assert Verdict.GAP not in view.verdicts
+    assert Verdict.INVALID not in view.verdicts
+    assert Verdict.UNKNOWN_NODE not in view.verdicts
 
 
 async def test_predictions_rise_before_an_injected_failure_and_stay_quiet_on_a_healthy_machine(
