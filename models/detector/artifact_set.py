@@ -115,7 +115,10 @@ def export_artifacts(weights: Path, dataset: DatasetSpec, out: Path, options: Ex
     if options.int8:
         calib = calibration_subset(dataset.images(options.calibration_split), options.calibration_images)
         int8 = out / f"{stem}-int8.onnx"
-        result.float_nodes = quantize_int8(fp32, int8, calib, options.imgsz, RECIPES[options.recipe])
+        # from the dynamic-batch graph when there is one: the edge batches frames across cameras, and a
+        # batch-1 INT8 file would run such a batch one image at a time
+        source = out / f"{stem}-fp32-dynamic.onnx" if options.dynamic else fp32
+        result.float_nodes = quantize_int8(source, int8, calib, options.imgsz, RECIPES[options.recipe])
         describe(int8, "int8", fp32_manifest)
         result.manifests["int8"] = manifest_path_for(int8)
 

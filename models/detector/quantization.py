@@ -158,6 +158,15 @@ def _reader(images: Sequence[Path], input_name: str, imgsz: int) -> Any:
     return Reader(images, input_name, imgsz)
 
 
+def _dynamic_batch(model_path: Path) -> bool:
+    """Whether the model's first input has a symbolic (or unknown) batch dimension."""
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    return not dim.HasField("dim_value")
+
+
 def quantize_int8(
     fp32: Path,
     out: Path,
@@ -182,7 +191,9 @@ def quantize_int8(
         if recipe.preprocess:
             source = Path(tmp) / "preprocessed.onnx"
             try:
-                quant_pre_process(str(fp32), str(source))
+                # ORT's symbolic shape inference gives up on the dynamic batch axis (the head's
+                # Reshape); ONNX's own shape inference and the graph optimisation still run
+                quant_pre_process(str(fp32), str(source), skip_symbolic_shape=_dynamic_batch(fp32))
             except Exception as exc:
                 raise QuantizationError(f"quant_pre_process failed on {fp32}: {exc}") from exc
         exclude = float_node_names(source, recipe.float_region)
