@@ -2,15 +2,16 @@
 
 Writes are synchronous so the caller knows a batch is stored before it commits its input offsets;
 each batch is retried with exponential backoff on retriable failures (connection errors, 429, 5xx).
-Rows become line protocol directly (:func:`line`), the same text influxdb-client's ``Point`` makes
-at a fraction of its cost: on the worker's hot path, building ``Point`` objects cost more than
-processing the samples (bench/cloud_e2e.py).
+Records become line protocol straight from the schema table (:func:`lines`), the same text
+influxdb-client's ``Point`` makes at a fraction of its cost: on the worker's hot path, building
+``Point`` objects cost more than processing the samples (bench/cloud_e2e.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from cloud.storage.schema import (
     aggregate_from_values,
     alert_from_values,
     prediction_from_values,
-    rows_of,
+    specs_for,
 )
 
 T = TypeVar("T")
@@ -78,16 +79,12 @@ class InfluxStorage:
 
     def write(self, records: Iterable[Storable]) -> int:
         """Write every record in batches of ``batch_size`` points, each retried with backoff."""
-        by_precision: dict[Precision, list[str]] = {}
-        for row in rows_of(records):
-            text = line(row)
-            if text:
-                by_precision.setdefault(row.precision, []).append(text)
-        for precision, lines in by_precision.items():
-            for chunk in _chunks(lines, self.options.batch_size):
+        by_precision = lines(records)
+        for precision, texts in by_precision.items():
+            for chunk in _chunks(texts, self.options.batch_size):
                 write = partial(self._write_chunk, chunk, precision)
                 retry_call(write, self.options.retry, what="InfluxDB write")
-        return sum(len(lines) for lines in by_precision.values())
+        return sum(len(texts) for texts in by_precision.values())
 
     def _write_chunk(self, lines: list[str], precision: Precision) -> None:
         from influxdb_client import WritePrecision
@@ -240,6 +237,55 @@ def line(row: Row) -> str:
     if not fields:
         return ""
     return f"{_measurement(row.measurement)}{tags} {','.join(fields)} {int(row.time)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _LineSpec:
+    """A measurement spec made ready for line protocol: names escaped, tags and fields sorted by key."""
+
+    measurement: str
+    tags: tuple[tuple[str, Callable[[Any], str]], ...]  # (",key=", value function)
+    fields: tuple[tuple[str, Callable[[Any], FieldValue]], ...]  # ("key=", value function)
+    time: Callable[[Any], int]
+    precision: Precision
+
+
+_LINE_SPECS: dict[type, tuple[_LineSpec, ...]] = {}
+
+
+def _line_specs(record_type: type) -> tuple[_LineSpec, ...]:
+    found = _LINE_SPECS.get(record_type)
+    if found is None:
+        found = _LINE_SPECS[record_type] = tuple(
+            _LineSpec(
+                _measurement(spec.measurement),
+                tuple((f",{_key(name)}=", fn) for name, fn in sorted(spec.tags, key=lambda t: t[0])),
+                tuple((f"{_key(f.name)}=", f.value) for f in sorted(spec.fields, key=lambda f: f.name)),
+                spec.time,
+                spec.precision,
+            )
+            for spec in specs_for(record_type)
+        )
+    return found
+
+
+def lines(records: Iterable[Storable]) -> dict[Precision, list[str]]:
+    """Records as line protocol by precision: ``line(row)`` of each of ``rows_of(records)``, without rows."""
+    out: dict[Precision, list[str]] = {}
+    for record in records:
+        for spec in _line_specs(type(record)):
+            tags = "".join([f"{key}{_tag_value(value)}" for key, fn in spec.tags if (value := fn(record))])
+            fields = []
+            for key, fn in spec.fields:
+                text = _field_value(fn(record))
+                if text is not None:
+                    fields.append(f"{key}{text}")
+            if fields:
+                texts = out.get(spec.precision)
+                if texts is None:
+                    texts = out[spec.precision] = []
+                texts.append(f"{spec.measurement}{tags} {','.join(fields)} {int(spec.time(record))}")
+    return out
 
 
 @lru_cache(maxsize=1024)

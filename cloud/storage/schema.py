@@ -250,11 +250,17 @@ _BY_TYPE: Mapping[type, tuple[MeasurementSpec, ...]] = {
 }
 
 
+def specs_for(record_type: type) -> tuple[MeasurementSpec, ...]:
+    """How records of one type are stored (an alert: current state and history)."""
+    specs = _BY_TYPE.get(record_type)
+    if specs is None:
+        raise StorageRejected(f"no storage mapping for {record_type.__name__}")
+    return specs
+
+
 def to_rows(record: Storable) -> tuple[Row, ...]:
     """The rows one record is stored as (an alert is two: current state and history)."""
-    specs = _BY_TYPE.get(type(record))
-    if specs is None:
-        raise StorageRejected(f"no storage mapping for {type(record).__name__}")
+    specs = specs_for(type(record))
     return tuple(
         Row(
             spec.measurement,

@@ -19,7 +19,7 @@ from cloud.processing.records import (
     Severity,
     TelemetryPoint,
 )
-from cloud.storage.influx import line
+from cloud.storage.influx import line, lines
 from cloud.storage.schema import Row, Storable, rows_of
 
 
@@ -81,3 +81,20 @@ def test_every_measurement_of_the_schema_matches_influxdb_client() -> None:
     assert {r.measurement for r in rows} >= {"telemetry", "telemetry_window", "prediction", "alert"}
     for row in rows:
         assert line(row) == reference(row)
+    by_precision: dict[str, list[str]] = {}
+    for row in rows:
+        by_precision.setdefault(row.precision, []).append(reference(row))
+    assert lines(records) == by_precision
+
+
+def test_lines_of_records_are_the_lines_of_their_rows() -> None:
+    t = 1_700_000_000_000
+    records: list[Storable] = [
+        TelemetryPoint("press 1", "temperature", t + i, 60.0 + i, edge_node="edge1", group="g")
+        for i in range(5)
+    ]
+    records.append(NodeEvent("g", "edge1", t, "death", None))
+    expected: dict[str, list[str]] = {}
+    for row in rows_of(records):
+        expected.setdefault(row.precision, []).append(line(row))
+    assert lines(records) == expected
