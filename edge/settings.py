@@ -85,6 +85,10 @@ class BackendSettings(_Section):
     intra_op_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime intra-op threads (0: it decides)."
     )
+    spin_wait: bool = Field(
+        default=False,
+        description="ONNX Runtime threads busy-wait between runs (off: CPU left to decode, NMS, ...).",
+    )
     precision: Literal["fp32", "fp16", "int8"] = Field(default="fp16", description="TensorRT precision.")
     engine_cache_dir: Path = Field(
         default=Path("var/engines"), description="Where TensorRT engines are cached."
@@ -103,6 +107,7 @@ class BackendSettings(_Section):
             onnxruntime=OrtOptions(
                 providers=self.providers,
                 intra_op_threads=self.intra_op_threads,
+                allow_spinning=self.spin_wait,
                 trt_precision=self.precision,
                 trt_cache_dir=self.engine_cache_dir,
             ),

@@ -120,6 +120,9 @@ class OnnxRuntimeBackend(ClosingContext):
         session_options.graph_optimization_level = getattr(
             ort.GraphOptimizationLevel, _GRAPH_LEVELS[self._options.graph_optimization]
         )
+        if not self._options.allow_spinning:
+            session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session_options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         for name, opts in providers:
             if name == TENSORRT_EP and "trt_engine_cache_path" in opts:
                 Path(opts["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,9 @@ class OrtOptions:
     inter_op_threads: int = 0
     execution_mode: Literal["sequential", "parallel"] = "sequential"
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    # worker threads busy-wait for work between runs: lowest latency when inference owns the cores,
+    # CPU burnt when decode and NMS threads share them (the agent's overlapped vision path)
+    allow_spinning: bool = True
     io_binding: bool = False
     # TensorRT execution provider, used only when that provider is chosen.
     trt_precision: Precision = "fp16"

@@ -197,3 +197,25 @@ def test_tensorrt_provider_options(options: OrtOptions, expected: dict[str, str]
 def test_cuda_and_cpu_provider_options() -> None:
     assert provider_options(CUDA_EP, OrtOptions(device_id=2)) == {"device_id": "2"}
     assert provider_options(CPU_EP, OrtOptions()) == {}
+
+
+def test_spinning_off_reaches_the_session_and_results_stay_the_same(matmul_add: Path) -> None:
+    from dataclasses import replace
+
+    x = RNG.normal(size=(5, 4)).astype(np.float32)
+    with OnnxRuntimeBackend(matmul_add, replace(CPU_ONLY, allow_spinning=False)) as backend:
+        options = backend._session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+        np.testing.assert_allclose(backend.run({"x": x})["y"], x @ W + B, rtol=1e-5)
+    with OnnxRuntimeBackend(matmul_add, CPU_ONLY) as backend:  # ORT's default: the entry is not set
+        options = backend._session.get_session_options()
+    with pytest.raises(RuntimeError):
+        options.get_session_config_entry("session.intra_op.allow_spinning")
+
+
+def test_agent_settings_turn_spinning_off_by_default() -> None:
+    from edge.settings import BackendSettings
+
+    assert BackendSettings().options().onnxruntime.allow_spinning is False
+    assert BackendSettings(spin_wait=True).options().onnxruntime.allow_spinning is True
