@@ -1,7 +1,8 @@
 """The harness smoke scenario against the real stack: twin, edge agent, bridge, Faust worker, InfluxDB.
 
 Runs ``iiot harness run smoke`` as CI does and checks that the report is written and every
-expectation of the scenario is met. It needs the stack that ``deploy/local/stack up`` starts;
+expectation of the scenario is met, detection precision and recall per class included.
+It needs the stack that ``deploy/local/stack up`` starts;
 when a service is down the test fails (never skips), naming the service. About six minutes of
 wall time on the project's 2-core host (five of them the twin at 100x): 5 min 47 s measured.
 """
@@ -61,3 +62,6 @@ def test_smoke_scenario_meets_its_expectations(tmp_path: Path) -> None:
     assert results["telemetry"]["expected"] > 0
     assert results["faults"]["failed"] == 2
     assert (run_dir / "latency_cdf.png").exists()
+    # the shipped detector inspected the camera and its boxes were scored against the twin's labels
+    assert sum(c["tp"] for c in results["detections"].values()) > 0
+    assert any(c["name"].startswith("detection recall") for c in results["checks"])
