@@ -5,6 +5,9 @@
   state from the ``processing-state`` table, applies the batch with :class:`PipelineCore`, writes
   storage and publishes alerts and dead letters (waiting for both), and only then stores the new
   state, whose per-topic offsets make a replay after a crash skip what was already applied.
+* Each partition's records apply in offset order only (:mod:`cloud.worker.offset_guard`): after a
+  rebalance Faust may hand over a record twice or jump over a stretch; repeats are dropped, and on
+  a jump the partition is sought back to the first missing offset instead of skipping it.
 * ``owners`` remembers which partition key owns each alert (from the alerts topic), and ``route``
   forwards operator actions (keyed by alert id) to that key on the control topic.
 * A timer sends event-time ticks to keys that have edge nodes or shelved alerts.
@@ -29,6 +32,7 @@ from cloud.processing.records import AlertState
 from cloud.processing.state_codec import key_state_from_json, key_state_to_json
 from cloud.settings import WorkerSettings
 from cloud.storage.base import TelemetrySink
+from cloud.worker.offset_guard import OffsetGuard
 from proto import kafka
 from proto import messages as m
 from proto.codec import decode
@@ -69,12 +73,15 @@ class Worker:
         self.state = raw_table(app, "processing-state", settings.kafka_partitions)
         self.owners = raw_table(app, "alert-owner", settings.kafka_partitions)
         self.watermark_ms: int | None = None
+        self.guard: OffsetGuard[Any] = OffsetGuard()
+        self._generation: int | None = None
         self._topics: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- process
 
     async def process_batch(self, events: Sequence[Any]) -> Outcome:
         """Apply one batch: storage and publishing first, then the new states."""
+        events = await self.in_offset_order(events)
         inbound = []
         control = kafka.prefixed(CONTROL, self.prefix)
         for event in events:
@@ -112,6 +119,33 @@ class Worker:
         if skipped:
             log.info("skipped %d records already applied", skipped)
         return Outcome(tuple(storables), (), tuple(publish), skipped)
+
+    async def in_offset_order(self, events: Sequence[Any]) -> list[Any]:
+        """The batch's events that continue their partitions; seek back over any jump.
+
+        See :mod:`cloud.worker.offset_guard`. Held-back events are marked acked without being
+        acked, so Faust neither commits their offsets nor waits for them; they come again after
+        the seek (``seek_wait`` seeks in the consumer's thread and resets Faust's read offset).
+        """
+        generation = self.app.consumer_generation_id
+        if generation != self._generation:
+            self._generation = generation
+            self.guard.reset()
+        admission = self.guard.admit((event.message.tp, event.message.offset) for event in events)
+        for index in admission.held:
+            events[index].message.acked = True
+        if admission.rewind:
+            log.warning(
+                "records out of offset order after a jump; %d held back, reading again from %s",
+                len(admission.held),
+                ", ".join(f"{tp.topic}[{tp.partition}]@{offset}" for tp, offset in admission.rewind.items()),
+            )
+            # A partition lost meanwhile (a rebalance under way) is read again by its new owner.
+            assigned = self.app.consumer.assignment()
+            await self.app.consumer.seek_wait({tp: o for tp, o in admission.rewind.items() if tp in assigned})
+        if admission.repeats:
+            log.info("dropped %d records seen before in this assignment", admission.repeats)
+        return [events[index] for index in admission.apply]
 
     async def publish(self, records: Sequence[BusRecord]) -> None:
         """Send records and wait until Kafka has every one."""
