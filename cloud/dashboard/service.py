@@ -42,6 +42,7 @@ from cloud.storage.base import MachineState, StorageReader
 log = logging.getLogger(__name__)
 ALERT_STATES = ("open", "active", "acknowledged", "shelved", "cleared", "all")
 MACHINE_KEY = "machine:"
+DEFECTS_KEY = "defects"
 
 
 def alerts_key(state: str) -> str:
@@ -170,23 +171,33 @@ class DashboardService:
         if isinstance(event, Alert):
             self.watermark_ms = max(self.watermark_ms or 0, event.updated_ms)
             touched = machine_key(views.subject_of(event.source)[2] or "")
-            self.cache.invalidate(lambda key: key == touched or not key.startswith((MACHINE_KEY, "defects:")))
+            per_page = (MACHINE_KEY, DEFECTS_KEY)  # other machines' pages and the defects view stay
+            self.cache.invalidate(lambda key: key == touched or not key.startswith(per_page))
             self._alerts_cache.clear()
             self.hub.publish("alert", views.alert_view(event).model_dump_json())
             return
         if self.frames.add(event):
+            self.cache.invalidate(lambda key: key == DEFECTS_KEY)
             url = f"/api/v1/defects/{event.frame_id}/image.jpg"
             self.hub.publish(
                 "frame", views.frame_view(event, self.config.defects.limits, url).model_dump_json()
             )
 
     async def _refresher(self) -> None:
-        """Recompute overview and fleet on a timer and push them to pages when they change."""
+        """Recompute overview, fleet and defects on a timer and push them to pages when they change.
+
+        The defect rates per line come from storage, which the frames pushed one by one do not
+        update: a page left on the defects view gets them from here.
+        """
         while True:
             await asyncio.sleep(self.options.refresh_s)
             if not self.hub.subscribers:
                 continue
-            for name, build in (("overview", self._overview_body), ("fleet", self._fleet_body)):
+            for name, build in (
+                ("overview", self._overview_body),
+                ("fleet", self._fleet_body),
+                (DEFECTS_KEY, self._defects_body),
+            ):
                 try:
                     body = await build(fresh=True)
                 except CloudError as exc:
@@ -275,29 +286,28 @@ class DashboardService:
         return await self.cache.get("fleet", self._fleet_body)
 
     async def defects(self) -> CachedBody:
-        """``GET /api/v1/defects``."""
+        """``GET /api/v1/defects``: one entry, invalidated by each new frame, refreshed on the timer."""
+        return await self.cache.get(DEFECTS_KEY, self._defects_body)
 
-        async def build() -> bytes:
-            snap = await self._catalog()
-            limits = self.config.defects.limits
-            frames = [
-                views.frame_view(f, limits, f"/api/v1/defects/{f.frame_id}/image.jpg")
-                for f in list(self.frames)[: self.options.frames_shown]
-            ]
-            return (
-                Defects(
-                    now_ms=self.now_ms(),
-                    window_ms=self.options.defect_window_ms,
-                    enter_rate=limits.enter_rate,
-                    exit_rate=limits.exit_rate,
-                    lines=views.line_defects(snap.cameras, limits),
-                    frames=frames,
-                )
-                .model_dump_json()
-                .encode()
+    async def _defects_body(self, fresh: bool = False) -> bytes:
+        snap = await self._catalog(fresh)
+        limits = self.config.defects.limits
+        frames = [
+            views.frame_view(f, limits, f"/api/v1/defects/{f.frame_id}/image.jpg")
+            for f in list(self.frames)[: self.options.frames_shown]
+        ]
+        return (
+            Defects(
+                now_ms=self.now_ms(),
+                window_ms=self.options.defect_window_ms,
+                enter_rate=limits.enter_rate,
+                exit_rate=limits.exit_rate,
+                lines=views.line_defects(snap.cameras, limits),
+                frames=frames,
             )
-
-        return await self.cache.get(f"defects:{self.frames.version}", build)
+            .model_dump_json()
+            .encode()
+        )
 
     async def alert_revisions(self, alert_id: str) -> bytes:
         """Every stored revision of one alert."""

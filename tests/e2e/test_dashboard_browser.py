@@ -185,6 +185,8 @@ def test_defect_feed_and_edge_fleet(
     page.wait_for_selector("#frames figure.frame.is-defect img", timeout=10_000)
     page.wait_for_function("() => document.querySelector('#frames img').naturalWidth > 0", timeout=10_000)
     assert page.locator("#frames figure.frame.is-defect .box.defect").count() >= 1
+    # the defect rate per line comes from storage: the server's refresher pushes it to the open page
+    page.wait_for_selector(".defect-line", timeout=10_000)
     page.reload()
     page.wait_for_selector(".defect-line", timeout=10_000)
     assert "LINE L1" in page.locator(".defect-line").first.inner_text()

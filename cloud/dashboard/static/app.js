@@ -261,6 +261,10 @@ function connect() {
   source.addEventListener("fleet", (e) => {
     if (state.route.name === "fleet") clear(main).append(views.renderFleet(JSON.parse(e.data)));
   });
+  source.addEventListener("defects", (e) => {
+    // defect rates per line, recomputed from storage on the server's timer
+    if (state.route.name === "defects") clear(main).append(views.renderDefects(JSON.parse(e.data)));
+  });
   source.addEventListener("frame", (e) => {
     const frames = document.getElementById("frames");
     if (state.route.name === "defects" && frames) views.prependFrame(frames, JSON.parse(e.data));
