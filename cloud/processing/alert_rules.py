@@ -12,7 +12,7 @@ hovering at the threshold does not chatter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -348,6 +348,8 @@ class NodeHealthState:
     bd_seq: int | None = None
     offline_raised: bool = False
     stale_raised: bool = False
+    stale_at_ms: int | None = None
+    """Event time at which stale was raised: data older than that minus the limit is a backlog."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,9 +389,15 @@ class NodeHealthRule:
                     )
                 )
             return NodeHealthState(False, seen, state.bd_seq, True, False), tuple(out)
-        if state.stale_raised:
-            out.append(ConditionCleared(source, self.stale_kind, event.ts_ms, "data again"))
         online = True if state.online is None else state.online
+        if state.stale_raised:
+            # a node replaying its store-and-forward backlog sends data from inside its silence:
+            # stale clears once the data reaches the time the silence was noticed, not at the
+            # first replayed sample (which would clear, then raise again at the next tick)
+            caught_up = event.ts_ms >= (state.stale_at_ms or 0) - self.stale_after_ms
+            if not caught_up:
+                return replace(state, online=online, last_seen_ms=seen), ()
+            out.append(ConditionCleared(source, self.stale_kind, event.ts_ms, "data again"))
         return NodeHealthState(online, seen, state.bd_seq, state.offline_raised, False), tuple(out)
 
     def tick(
@@ -406,6 +414,4 @@ class NodeHealthRule:
         raised = ConditionRaised(
             node_source(group, edge_node), self.stale_kind, self.stale_severity, now_ms, message, evidence
         )
-        return NodeHealthState(state.online, state.last_seen_ms, state.bd_seq, state.offline_raised, True), (
-            raised,
-        )
+        return replace(state, stale_raised=True, stale_at_ms=now_ms), (raised,)

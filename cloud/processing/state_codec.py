@@ -123,7 +123,7 @@ def key_state_to_json(state: KeyState) -> bytes:
             for key, d in sorted(state.defects.items())
         ],
         "nodes": [
-            [*key, [n.online, n.last_seen_ms, n.bd_seq, n.offline_raised, n.stale_raised]]
+            [*key, [n.online, n.last_seen_ms, n.bd_seq, n.offline_raised, n.stale_raised, n.stale_at_ms]]
             for key, n in sorted(state.nodes.items())
         ],
         "alerts": {

@@ -292,6 +292,21 @@ def _node(kind: str, ts: int, bd_seq: int | None = None) -> NodeEvent:
             ],
             ["raise:node.stale:warning@30001", "clear:node.stale@41000"],
         ),
+        # a backlog replayed after an outage: data from inside the silence keeps stale raised (no
+        # clear-and-raise at every tick); it clears once the data reaches the silence's end
+        (
+            [
+                ("birth", 0, 1),
+                ("tick", 60_000, None),
+                ("data", 1_000, None),
+                ("tick", 61_000, None),
+                ("data", 20_000, None),
+                ("tick", 62_000, None),
+                ("data", 35_000, None),
+                ("tick", 63_000, None),
+            ],
+            ["raise:node.stale:warning@60000", "clear:node.stale@35000"],
+        ),
         # death supersedes stale
         (
             [("birth", 0, 1), ("tick", 31_000, None), ("death", 32_000, 1)],

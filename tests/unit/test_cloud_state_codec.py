@@ -69,3 +69,17 @@ def test_bad_state_raises_codec_error(raw: bytes) -> None:
 def test_bad_alert_raises_codec_error() -> None:
     with pytest.raises(StateCodecError):
         alert_from_dict({"alert_id": "x"})
+
+
+def test_node_state_of_an_older_worker_still_loads() -> None:
+    """A worker restarted on new code reads node states written before ``stale_at_ms`` existed."""
+    import json
+
+    from cloud.processing.alert_rules import NodeHealthState
+
+    stale = KeyState(nodes={("plant", "edge1"): NodeHealthState(True, 5_000, 4, False, True, 40_000)})
+    assert key_state_from_json(key_state_to_json(stale)) == stale  # the new field round-trips
+    data = json.loads(key_state_to_json(stale))
+    data["nodes"] = [[g, n, values[:5]] for g, n, values in data["nodes"]]  # as the old code wrote it
+    old = key_state_from_json(json.dumps(data).encode())
+    assert old.nodes[("plant", "edge1")] == NodeHealthState(True, 5_000, 4, False, True, None)
