@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +38,7 @@ from cloud.bus_records import BusRecord
 from cloud.processing.records import TelemetryPoint
 from cloud.storage.base import InfluxOptions
 from cloud.storage.influx import InfluxStorage
+from iiot.harness.processes import ManagedProcess
 from proto import kafka
 
 T0 = 1_700_000_000_000
@@ -235,43 +234,33 @@ def stack_pids(stack: Stack) -> dict[str, int]:
 
 
 class Service:
-    """An `iiot cloud ...` command in a subprocess, logging to a file."""
+    """An `iiot cloud ...` command as a harness `ManagedProcess`, started until its log says it is ready."""
 
     def __init__(
         self, name: str, args: list[str], env: dict[str, str], log: Path, ready: str, profile: Path | None
     ) -> None:
-        self.name, self.args, self.env, self.log, self.ready = name, args, env, log, ready
-        self.profile = profile
-        self.proc: subprocess.Popen[bytes] | None = None
+        iiot = str(Path(sys.executable).parent / "iiot")
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
+        self.name, self.log, self.ready = name, log, ready
+        self.process = ManagedProcess(name, [*profiled, iiot, *args], env, log, cwd=ROOT)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Start and wait for the line that says it is ready."""
-        with self.log.open("ab") as out:
-            iiot = str(Path(sys.executable).parent / "iiot")
-            profiled = [sys.executable, "-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-            self.proc = subprocess.Popen(
-                [*profiled, iiot, *self.args],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process.start()
         deadline = time.monotonic() + timeout_s
         while self.ready not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if not self.process.running() or time.monotonic() > deadline:
                 tail = self.log.read_text(errors="replace")[-3000:]
                 raise SystemExit(f"{self.name} did not start:\n{tail}")
             time.sleep(0.2)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 20 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        self.process.stop(20.0)
 
 
 def service_env(stack: Stack, run: Run, args: argparse.Namespace) -> dict[str, str]:
@@ -523,11 +512,11 @@ async def end_to_end(stack: Stack, run: Run, load: Workload, args: argparse.Name
     try:
         for worker in workers:
             worker.start()
-            assert worker.proc is not None
-            cpu.watch(worker.name, worker.proc.pid)
+            assert worker.pid is not None
+            cpu.watch(worker.name, worker.pid)
         bridge.start()
-        assert bridge.proc is not None
-        cpu.watch("bridge", bridge.proc.pid)
+        assert bridge.pid is not None
+        cpu.watch("bridge", bridge.pid)
         edge = Publisher(stack, f"{run.tag}-edge")
         topic = kafka.prefixed(kafka.TELEMETRY, run.prefix)
         async with KafkaProgress(stack.bootstrap, topic, args.partitions) as progress:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -31,6 +29,7 @@ from cloud.settings import ProcessingSettings
 from cloud.storage.base import InfluxOptions
 from cloud.storage.influx import InfluxStorage
 from cloud.storage.sqlite import SqliteStorage
+from iiot.harness.processes import ManagedProcess
 from proto import messages as m
 from proto.codec import decode
 
@@ -72,19 +71,13 @@ class WorkerProcess:
             **(env or {}),
         }
         self.log = tmp / f"worker{suffix}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        argv = [str(Path(sys.executable).parent / "iiot"), "cloud", "worker"]
+        self.process = ManagedProcess(self.name, argv, self.env, self.log, cwd=ROOT)
 
     def start(self, *, wait: bool = True) -> None:
         """Start; with ``wait``, until Faust logs one more "Ready" than before (restarts append)."""
         marks = self.text().count(READY)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "iiot"), "cloud", "worker"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process.start()
         if wait:
             self.wait_ready(marks)
 
@@ -96,7 +89,7 @@ class WorkerProcess:
         """Until Faust has said "Ready" more than ``marks`` times."""
         deadline = time.monotonic() + timeout_s
         while self.text().count(READY) <= marks:
-            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
+            if not self.process.running() or time.monotonic() > deadline:
                 pytest.fail(f"{self.name} did not start:\n{self.text()[-3000:]}")
             time.sleep(0.3)
 
@@ -124,18 +117,11 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the group, no commit, no flush."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        self.process.kill()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.process.stop(20.0)
 
 
 async def produce(
